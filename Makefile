@@ -1,0 +1,96 @@
+# ganomede-chat: a plain Makefile. `make` builds build/ganomede-chat;
+# `make test` and `make run` first make sure the Debian packages are there.
+#
+#   make            build the server
+#   make run        install deps (root), build, serve on :8000 (private PostgreSQL)
+#   make test       install deps (root), build, unit + integration tests
+#   make unit       unit tests only (no database)
+#   make integration  integration tests only (throwaway PostgreSQL)
+#   make SANITIZE=1 ...  everything built with ASan + UBSan
+
+CC       ?= cc
+BUILD    ?= build
+PKGS     := libmicrohttpd libpq json-c libcurl zlib
+# Recursively expanded on purpose: pkg-config may only exist once deps.sh ran.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
+CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
+            -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wundef \
+            -Wvla -Wnull-dereference -Wdouble-promotion
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -I src -I $(BUILD)/gen
+LDLIBS   += -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+SRCS     := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
+LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/embedded_files.o
+EMBEDDED := $(sort $(wildcard migrations/*.sql)) $(sort $(wildcard sql/*.sql))
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+ITEST_SRCS := $(wildcard tests/integration/*.c)
+
+.PHONY: all run test unit integration deps clean
+
+all: $(BUILD)/ganomede-chat
+
+$(BUILD)/ganomede-chat: $(OBJS) $(BUILD)/obj/embedded_files.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/gen/embedded_files.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# SQL (migrations and named queries) is compiled into the binary.
+$(BUILD)/gen/embedded_files.c: $(EMBEDDED) scripts/embed.sh
+	@mkdir -p $(@D)
+	sh scripts/embed.sh $@ $(EMBEDDED)
+
+$(BUILD)/obj/embedded_files.o: $(BUILD)/gen/embedded_files.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Each unit test links the whole library of modules but no main; the tests
+# themselves only call the module they are named after.
+$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/test_integration: $(ITEST_SRCS) $(wildcard tests/integration/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) $(shell pkg-config --cflags libcurl libpq json-c) $(LDFLAGS) \
+	  -o $@ $(ITEST_SRCS) $(CMOCKA_LIBS) $(shell pkg-config --libs libcurl libpq json-c) $(LDLIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all $(BUILD)/test_integration
+	scripts/test-integration.sh $(BUILD)/test_integration
+
+deps:
+	scripts/deps.sh
+
+test:
+	scripts/deps.sh
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+run:
+	scripts/deps.sh
+	$(MAKE) all
+	scripts/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d)

@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS usermeta;
+DROP TABLE IF EXISTS auth_tokens;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS room_users;
+DROP TABLE IF EXISTS rooms;

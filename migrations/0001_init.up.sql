@@ -1,0 +1,49 @@
+-- 0001: the chat schema. Every table is keyed by room id first, so the
+-- schema can later be distributed by room id (Citus) unchanged.
+
+-- A room: the fixed list of users lives in room_users. last_seq is the
+-- sequence of the newest message; bumping it takes the row lock that
+-- serializes writers of one room, so message order is commit order.
+CREATE TABLE rooms (
+    id          text        PRIMARY KEY,
+    type        text        NOT NULL,
+    last_seq    bigint      NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX rooms_expires_at_idx ON rooms (expires_at);
+
+CREATE TABLE room_users (
+    room_id   text NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    username  text NOT NULL,
+    PRIMARY KEY (room_id, username)
+);
+
+-- ts is the message timestamp exactly as the client sent it: the JSON
+-- number's text, or the string's content when ts_is_string.
+CREATE TABLE messages (
+    room_id       text        NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    seq           bigint      NOT NULL,
+    ts            text        NOT NULL,
+    ts_is_string  boolean     NOT NULL,
+    sender        text        NOT NULL,
+    type          text        NOT NULL,
+    message       text        NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (room_id, seq)
+);
+
+-- Shared with the other ganomede services (the authdb of the original).
+CREATE TABLE auth_tokens (
+    token       text PRIMARY KEY,
+    username    text NOT NULL,
+    expires_at  timestamptz
+);
+
+-- Shared with the usermeta service: $banned, $chatdisabled, $muted, $blocked.
+CREATE TABLE usermeta (
+    username  text NOT NULL,
+    key       text NOT NULL,
+    value     text,
+    PRIMARY KEY (username, key)
+);

@@ -1,0 +1,163 @@
+-- 0002: the write paths as functions, so each request is one round trip
+-- and a DBA can read, EXPLAIN and schedule them (see docs/operations.md).
+
+-- True when usermeta says USERNAME is banned: like the original, any value
+-- that starts with an integer (parseInt) bans.
+CREATE FUNCTION chat_is_banned(p_username text) RETURNS boolean
+LANGUAGE sql STABLE AS $fn$
+    SELECT EXISTS (SELECT 1 FROM usermeta
+                    WHERE username = p_username AND key = '$banned'
+                      AND value ~ '^\s*[-+]?[0-9]');
+$fn$;
+
+-- Creates room P_ID, or refreshes the expiry of the live room of that id.
+-- An expired room still on disk is emptied and started again, as if the
+-- expiry job had already deleted it. P_USER is the caller (NULL for the API
+-- secret), checked for a ban first.
+-- Returns 'banned', 'created' or 'exists'.
+CREATE FUNCTION chat_create_room(p_id text, p_type text, p_users text[],
+                                 p_user text, p_ttl_seconds integer)
+RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_expires timestamptz := now() + make_interval(secs => p_ttl_seconds);
+    v_live boolean;
+BEGIN
+    IF p_user IS NOT NULL AND chat_is_banned(p_user) THEN
+        RETURN 'banned';
+    END IF;
+    INSERT INTO rooms (id, type, expires_at) VALUES (p_id, p_type, v_expires)
+        ON CONFLICT (id) DO NOTHING;
+    IF FOUND THEN
+        INSERT INTO room_users (room_id, username) SELECT p_id, unnest(p_users);
+        RETURN 'created';
+    END IF;
+    -- The row exists (maybe inserted by a concurrent create that has now
+    -- committed): lock it and decide on its expiry.
+    SELECT expires_at > now() INTO v_live FROM rooms WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        -- Deleted by the expiry job between our two statements.
+        RETURN chat_create_room(p_id, p_type, p_users, NULL, p_ttl_seconds);
+    END IF;
+    UPDATE rooms SET expires_at = v_expires WHERE id = p_id;
+    IF v_live THEN
+        RETURN 'exists';
+    END IF;
+    DELETE FROM messages WHERE room_id = p_id;
+    DELETE FROM room_users WHERE room_id = p_id;
+    UPDATE rooms SET type = p_type, created_at = now() WHERE id = p_id;
+    INSERT INTO room_users (room_id, username) SELECT p_id, unnest(p_users);
+    RETURN 'created';
+END;
+$fn$;
+
+-- Appends a message to live room P_ROOM_ID, trims the room to
+-- P_MAX_MESSAGES and refreshes its expiry, checking in the original's order:
+-- sender's chat disabled, banned, muted, then the room, then membership.
+-- P_IS_SECRET skips the sender and membership checks (API secret).
+-- P_STORE false runs the checks only (the body was bad; the caller answers
+-- 400 if every check passes).
+-- Returns 'ok', 'valid' (checks passed, nothing stored), 'chat_disabled',
+-- 'banned', 'muted', 'not_found' or 'not_member'.
+CREATE FUNCTION chat_post_message(p_room_id text, p_sender text, p_is_secret boolean,
+                                  p_store boolean, p_ts text, p_ts_is_string boolean,
+                                  p_type text, p_message text,
+                                  p_max_messages integer, p_ttl_seconds integer)
+RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_disabled boolean;
+    v_banned boolean;
+    v_muted boolean;
+    v_seq bigint;
+BEGIN
+    IF NOT p_is_secret THEN
+        SELECT coalesce(bool_or(key = '$chatdisabled' AND value = 'true'), false),
+               coalesce(bool_or(key = '$banned' AND value ~ '^\s*[-+]?[0-9]'), false),
+               coalesce(bool_or(key = '$muted' AND value = 'true'), false)
+          INTO v_disabled, v_banned, v_muted
+          FROM usermeta
+         WHERE username = p_sender AND key IN ('$chatdisabled', '$banned', '$muted');
+        IF v_disabled THEN RETURN 'chat_disabled'; END IF;
+        IF v_banned THEN RETURN 'banned'; END IF;
+        IF v_muted THEN RETURN 'muted'; END IF;
+    END IF;
+
+    IF p_store THEN
+        -- Bumping last_seq locks the room row: concurrent writers of one
+        -- room queue here, so seq order is commit order and the trim below
+        -- is exact.
+        UPDATE rooms r
+           SET last_seq = r.last_seq + 1,
+               expires_at = now() + make_interval(secs => p_ttl_seconds)
+         WHERE r.id = p_room_id AND r.expires_at > now()
+           AND (p_is_secret OR EXISTS (SELECT 1 FROM room_users u
+                                        WHERE u.room_id = r.id AND u.username = p_sender))
+        RETURNING r.last_seq INTO v_seq;
+        IF FOUND THEN
+            INSERT INTO messages (room_id, seq, ts, ts_is_string, sender, type, message)
+                 VALUES (p_room_id, v_seq, p_ts, p_ts_is_string, p_sender, p_type, p_message);
+            DELETE FROM messages WHERE room_id = p_room_id AND seq <= v_seq - p_max_messages;
+            RETURN 'ok';
+        END IF;
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room_id AND expires_at > now()) THEN
+        RETURN 'not_found';
+    END IF;
+    IF NOT p_is_secret AND NOT EXISTS (SELECT 1 FROM room_users
+                                        WHERE room_id = p_room_id AND username = p_sender) THEN
+        RETURN 'not_member';
+    END IF;
+    RETURN 'valid';
+END;
+$fn$;
+
+-- A system message: creates the room when missing (or expired), then
+-- appends {from: '$$', type: 'event'}. Returns chat_post_message's status.
+CREATE FUNCTION chat_system_message(p_id text, p_type text, p_users text[],
+                                    p_ts text, p_ts_is_string boolean, p_message text,
+                                    p_max_messages integer, p_ttl_seconds integer)
+RETURNS text LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM chat_create_room(p_id, p_type, p_users, NULL, p_ttl_seconds);
+    RETURN chat_post_message(p_id, '$$', true, true, p_ts, p_ts_is_string, 'event',
+                             p_message, p_max_messages, p_ttl_seconds);
+END;
+$fn$;
+
+-- Deletes at most P_BATCH_SIZE expired rooms with their users and messages
+-- and returns how many rooms it deleted. Rooms locked by a writer are
+-- skipped (SKIP LOCKED) and taken by a later batch, so requests never wait
+-- on the job.
+CREATE FUNCTION chat_expire_batch(p_batch_size integer) RETURNS integer
+LANGUAGE sql AS $fn$
+    WITH doomed AS (
+        SELECT id FROM rooms
+         WHERE expires_at <= now()
+         ORDER BY expires_at
+         LIMIT p_batch_size
+           FOR UPDATE SKIP LOCKED
+    ), gone_messages AS (
+        DELETE FROM messages m USING doomed d WHERE m.room_id = d.id
+    ), gone_users AS (
+        DELETE FROM room_users u USING doomed d WHERE u.room_id = d.id
+    ), gone_rooms AS (
+        DELETE FROM rooms r USING doomed d WHERE r.id = d.id RETURNING 1
+    )
+    SELECT count(*)::integer FROM gone_rooms;
+$fn$;
+
+-- For pg_cron: deletes every expired room, one committed batch at a time,
+-- so no transaction holds its locks for long.
+--   SELECT cron.schedule('ganomede-chat-expiry', '*/10 * * * *', 'CALL chat_expire(1000)');
+CREATE PROCEDURE chat_expire(p_batch_size integer DEFAULT 1000)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_deleted integer;
+BEGIN
+    LOOP
+        v_deleted := chat_expire_batch(p_batch_size);
+        COMMIT;
+        EXIT WHEN v_deleted < p_batch_size;
+    END LOOP;
+END;
+$fn$;

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Check the Debian packages ganomede-chat needs and, when root, install the
+# missing ones; when not root, print the apt-get line and fail (never sudo).
+#
+# Usage: scripts/deps.sh [GROUP...]     (default: build db)
+#   build  compiler, libraries and headers for `make` and the unit tests
+#   db     PostgreSQL server (initdb, pg_ctl) and psql for the test/dev cluster
+#   bench  wrk, the HTTP load generator
+# Add a group by adding one line to PKG_GROUPS.
+set -euo pipefail
+
+declare -A PKG_GROUPS=(
+  [build]="gcc make pkg-config libmicrohttpd-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev"
+  [db]="postgresql postgresql-client"
+  [bench]="wrk"
+)
+
+groups=("$@")
+[[ ${#groups[@]} -gt 0 ]] || groups=(build db)
+
+wanted=()
+for g in "${groups[@]}"; do
+  if [[ -z ${PKG_GROUPS[$g]:-} ]]; then
+    echo "deps.sh: unknown group '$g' (known: ${!PKG_GROUPS[*]})" >&2
+    exit 2
+  fi
+  read -ra pkgs <<<"${PKG_GROUPS[$g]}"
+  wanted+=("${pkgs[@]}")
+done
+
+if ! command -v dpkg-query >/dev/null; then
+  echo "deps.sh: not a Debian-like system; install the equivalents of: ${wanted[*]}" >&2
+  exit 1
+fi
+
+# dpkg-query reads the local database only: no network when all is present.
+# A package never seen by dpkg makes it fail, hence the 2>/dev/null.
+missing=()
+for p in "${wanted[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ $status == installed ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "deps.sh: all packages present (${groups[*]})" >&2
+  exit 0
+fi
+
+if [[ $EUID -ne 0 ]]; then
+  echo "deps.sh: missing Debian packages; install them with:" >&2
+  echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+
+# Root (CI, containers): install without prompts; works with no stdin.
+# Installing postgresql may create and start Debian's default cluster on port
+# 5432: harmless, our clusters (scripts/pg.sh) use their own folder and port.
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Run one integration test binary against a throwaway PostgreSQL cluster,
+# removed afterwards whatever happens (pass, failure, Ctrl-C, kill).
+#
+# Usage: scripts/test-integration.sh TEST_BINARY [ARGS...]
+# The test gets DATABASE_URL, CHAT_BIN (the server to start), PG_SCRIPT and
+# PG_DIR (to stop/start the cluster, e.g. to test reconnection).
+# TEST_WRAPPER="valgrind --error-exitcode=1 ..." is put in front of the test.
+set -euo pipefail
+
+[[ $# -ge 1 ]] || { echo "usage: $0 TEST_BINARY [ARGS...]" >&2; exit 2; }
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG=$ROOT/scripts/pg.sh
+
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ganomede-chat-pg.XXXXXX")
+child=""
+
+# shellcheck disable=SC2317  # (trap handlers are called indirectly)
+cleanup() {
+  "$PG" destroy "$PG_DIR" || echo "test-integration.sh: could not remove $PG_DIR" >&2
+}
+# The test runs in its own session (setsid), so a signal to us reaches it and
+# the servers it started through its whole process group.
+# shellcheck disable=SC2317
+on_signal() {
+  trap - INT TERM
+  if [[ -n $child ]]; then
+    kill -TERM -- "-$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
+  exit "$1"
+}
+trap cleanup EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+"$PG" init "$PG_DIR"
+"$PG" start "$PG_DIR"
+
+DATABASE_URL=$("$PG" url "$PG_DIR")
+CHAT_BIN=$ROOT/build/ganomede-chat
+PG_SCRIPT=$PG
+export DATABASE_URL CHAT_BIN PG_SCRIPT PG_DIR
+
+read -ra wrapper <<<"${TEST_WRAPPER:-}"
+# In the background so that `wait` (unlike a foreground command) returns at
+# once when a signal arrives and our traps run while the test still lives.
+# Bash starts background commands with SIGINT ignored, which the test and the
+# servers it starts would inherit: env gives them the default back.
+setsid --wait env --default-signal=INT,QUIT "${wrapper[@]}" "$@" &
+child=$!
+status=0
+wait "$child" || status=$?
+# Servers the test left behind would hold ports and connections: end them.
+kill -TERM -- "-$child" 2>/dev/null || true
+child=""
+exit "$status"

@@ -1,0 +1,2 @@
+-- expiry_unlock: releases expiry_lock.
+SELECT pg_advisory_unlock(7462630402);

@@ -1,0 +1,31 @@
+/* body: parses a request body into JSON, from application/json or from
+ * application/x-www-form-urlencoded (as the original accepted both). */
+#ifndef GANOMEDE_BODY_H
+#define GANOMEDE_BODY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct json_object;
+
+/* Parses LEN bytes of DATA. CONTENT_TYPE may be NULL; anything but a form
+ * is read as JSON. JSON is parsed strictly, UTF-8 validated, nesting limited
+ * to MAX_DEPTH. Form values arrive as strings; a repeated key (or "key[]")
+ * makes an array.
+ *
+ * Returns true with *OUT = the root (caller puts it), or *OUT = NULL when
+ * the body is empty or blank. Returns false with a short reason in ERR when
+ * the bytes are not valid JSON (or not a valid form). */
+__attribute__((warn_unused_result))
+bool body_parse(const char *content_type, const char *data, size_t len, int max_depth,
+                struct json_object **out, char *err, size_t errlen);
+
+/* The string in V when V is a JSON string of clean UTF-8 (no NUL) and
+ * non-empty; else NULL. Borrowed from V. */
+const char *body_string_value(struct json_object *v);
+
+/* The string value of KEY in OBJ when it is a JSON string of clean UTF-8
+ * (no NUL) and non-empty; else NULL. Borrowed from OBJ. */
+const char *body_get_string(struct json_object *obj, const char *key);
+
+#endif

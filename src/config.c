@@ -1,0 +1,150 @@
+/* config: one table of {name, type, default, bounds, help}; parsed with a
+ * bounded strtol wrapper, never atoi. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type { CONFIG_INT, CONFIG_STRING };
+
+struct config_var {
+    const char *name;
+    enum config_type type;
+    size_t offset;         /* of the field in struct config */
+    const char *fallback;  /* default, as text */
+    long min, max;         /* CONFIG_INT only */
+    const char *help;
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct config_var CONFIG_VARS[] = {
+    { "PORT", CONFIG_INT, FIELD(port), "8000", 1, 65535, "HTTP port" },
+    { "ROUTE_PREFIX", CONFIG_STRING, FIELD(route_prefix), "chat/v1", 0, 0, "prefix of every route" },
+    { "API_SECRET", CONFIG_STRING, FIELD(api_secret), "", 0, 0,
+      "secret of the ganomede services; unset: no secret tokens at all" },
+    { "MAX_MESSAGES", CONFIG_INT, FIELD(max_messages), "100", 1, 100000, "messages kept per room" },
+    { "ROOM_TTL_SECONDS", CONFIG_INT, FIELD(room_ttl_seconds), "5184000", 1, 315360000,
+      "a room expires this long after its last create or message (60 days)" },
+    { "EXPIRY_INTERVAL_SECONDS", CONFIG_INT, FIELD(expiry_interval_seconds), "600", 0, 604800,
+      "period of the in-process expiry job; 0 turns it off" },
+    { "EXPIRY_BATCH_SIZE", CONFIG_INT, FIELD(expiry_batch_size), "1000", 1, 100000,
+      "rooms deleted per expiry transaction" },
+    { "DATABASE_URL", CONFIG_STRING, FIELD(database_url), "", 0, 0,
+      "libpq URI or conninfo; unset: libpq's PG* variables" },
+    { "DB_POOL_SIZE", CONFIG_INT, FIELD(db_pool_size), "0", 0, 1000,
+      "PostgreSQL connections for requests; 0: one per HTTP thread" },
+    { "DB_POOL_WAIT_MS", CONFIG_INT, FIELD(db_pool_wait_ms), "2000", 0, 60000,
+      "how long a request waits for a free connection before 503" },
+    { "DB_CONNECT_TIMEOUT_SECONDS", CONFIG_INT, FIELD(db_connect_timeout_seconds), "3", 1, 60,
+      "libpq connect_timeout" },
+    { "DB_STATEMENT_TIMEOUT_MS", CONFIG_INT, FIELD(db_statement_timeout_ms), "5000", 0, 600000,
+      "PostgreSQL statement_timeout of request connections; 0: none" },
+    { "HTTP_THREADS", CONFIG_INT, FIELD(http_threads), "8", 1, 256, "HTTP worker threads" },
+    { "HTTP_CONNECTION_TIMEOUT_SECONDS", CONFIG_INT, FIELD(http_connection_timeout_seconds), "30", 1, 3600,
+      "an idle or stalled client connection is closed after this" },
+    { "HTTP_MAX_CONNECTIONS", CONFIG_INT, FIELD(http_max_connections), "1024", 1, 100000,
+      "concurrent client connections" },
+    { "MAX_BODY_BYTES", CONFIG_INT, FIELD(max_body_bytes), "65536", 64, 16777216,
+      "larger request bodies get 413, decided while they stream in" },
+    { "MAX_USERS_PER_ROOM", CONFIG_INT, FIELD(max_users_per_room), "100", 1, 10000,
+      "larger rooms get 400" },
+    { "MAX_JSON_DEPTH", CONFIG_INT, FIELD(max_json_depth), "32", 2, 1000,
+      "deeper request JSON gets 400" },
+    { "NOTIFICATIONS_PORT_8080_TCP_ADDR", CONFIG_STRING, FIELD(notifications_addr), "", 0, 0,
+      "host of the notifications service; unset: no notifications" },
+    { "NOTIFICATIONS_PORT_8080_TCP_PORT", CONFIG_INT, FIELD(notifications_port), "8080", 1, 65535,
+      "port of the notifications service" },
+    { "NOTIFICATIONS_PORT_8080_TCP_PROTOCOL", CONFIG_STRING, FIELD(notifications_protocol), "http", 0, 0,
+      "http or https" },
+    { "NODE_ENV", CONFIG_STRING, FIELD(node_env), "development", 0, 0,
+      "production, or anything else for development" },
+    { "LOG_LEVEL", CONFIG_STRING, FIELD(log_level), "info", 0, 0,
+      "trace, debug, info, warn, error or fatal" },
+};
+
+#define CONFIG_NVARS (sizeof CONFIG_VARS / sizeof CONFIG_VARS[0])
+
+static bool config_check(const struct config *cfg, char *err, size_t errlen);
+
+bool config_parse_long(const char *text, long min, long max, long *out)
+{
+    if (!text || !*text)
+        return false;
+    for (const char *p = text; *p; p++)
+        if ((*p < '0' || *p > '9') && !(p == text && *p == '-'))
+            return false;
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || !end || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool config_load(struct config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < CONFIG_NVARS; i++) {
+        const struct config_var *v = &CONFIG_VARS[i];
+        const char *text = getenv(v->name);
+        if (!text || !*text)
+            text = v->fallback;
+        char *field = (char *)cfg + v->offset;
+        if (v->type == CONFIG_STRING) {
+            memcpy(field, &text, sizeof text);
+            continue;
+        }
+        long value;
+        if (!config_parse_long(text, v->min, v->max, &value)) {
+            snprintf(err, errlen, "%s must be an integer from %ld to %ld (got \"%.40s\")",
+                     v->name, v->min, v->max, text);
+            return false;
+        }
+        memcpy(field, &value, sizeof value);
+    }
+    /* Routes are matched segment by segment: keep the prefix bare. */
+    while (*cfg->route_prefix == '/')
+        cfg->route_prefix++;
+    return config_check(cfg, err, errlen);
+}
+
+static bool config_check(const struct config *cfg, char *err, size_t errlen)
+{
+    static const char *const levels[] = { "trace", "debug", "info", "warn", "error", "fatal" };
+    bool level_ok = false;
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        level_ok = level_ok || strcmp(cfg->log_level, levels[i]) == 0;
+    if (!level_ok) {
+        snprintf(err, errlen, "LOG_LEVEL must be one of trace, debug, info, warn, error, fatal");
+        return false;
+    }
+    size_t plen = strlen(cfg->route_prefix);
+    if (plen == 0 || cfg->route_prefix[plen - 1] == '/' || strstr(cfg->route_prefix, "//")) {
+        snprintf(err, errlen, "ROUTE_PREFIX must be non-empty path segments such as chat/v1");
+        return false;
+    }
+    if (strcmp(cfg->notifications_protocol, "http") != 0 &&
+        strcmp(cfg->notifications_protocol, "https") != 0) {
+        snprintf(err, errlen, "NOTIFICATIONS_PORT_8080_TCP_PROTOCOL must be http or https");
+        return false;
+    }
+    return true;
+}
+
+bool config_is_production(const struct config *cfg)
+{
+    return strcmp(cfg->node_env, "production") == 0;
+}
+
+void config_print_help(FILE *out)
+{
+    fprintf(out, "Environment variables (default in brackets):\n");
+    for (size_t i = 0; i < CONFIG_NVARS; i++) {
+        const struct config_var *v = &CONFIG_VARS[i];
+        fprintf(out, "  %-38s [%s] %s\n", v->name, *v->fallback ? v->fallback : "unset", v->help);
+    }
+}

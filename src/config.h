@@ -1,0 +1,54 @@
+/* config: every setting, read from the environment once at start and
+ * validated before anything is served. */
+#ifndef GANOMEDE_CONFIG_H
+#define GANOMEDE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+    long port;
+    const char *route_prefix;       /* without leading or trailing '/' */
+    const char *api_secret;         /* "" when unset */
+    long max_messages;
+    long room_ttl_seconds;
+    long expiry_interval_seconds;   /* 0: the in-process job is off */
+    long expiry_batch_size;
+    const char *database_url;       /* "" : libpq's PG* variables */
+    long db_pool_size;              /* 0: one per HTTP thread */
+    long db_pool_wait_ms;
+    long db_connect_timeout_seconds;
+    long db_statement_timeout_ms;
+    long http_threads;
+    long http_connection_timeout_seconds;
+    long http_max_connections;
+    long max_body_bytes;
+    long max_users_per_room;
+    long max_json_depth;
+    const char *notifications_addr; /* "" : notifications off */
+    long notifications_port;
+    const char *notifications_protocol;
+    const char *node_env;
+    const char *log_level;
+};
+
+/* Reads every variable of the table from the environment (defaults for the
+ * unset ones). Returns false and writes a message naming the variable into
+ * ERR when a value is malformed or out of range. Strings are borrowed from
+ * the environment or are static defaults. */
+__attribute__((warn_unused_result))
+bool config_load(struct config *cfg, char *err, size_t errlen);
+
+/* Prints every variable with its default and meaning. */
+void config_print_help(FILE *out);
+
+/* True when NODE_ENV is "production". */
+bool config_is_production(const struct config *cfg);
+
+/* Parses a whole decimal integer in [MIN, MAX]; no sign games, no trailing
+ * bytes, no overflow. Exposed for the unit tests and other parsers. */
+__attribute__((warn_unused_result))
+bool config_parse_long(const char *text, long min, long max, long *out);
+
+#endif

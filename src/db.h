@@ -1,0 +1,54 @@
+/* db: a pool of PostgreSQL connections shared by the HTTP worker threads,
+ * each with every named query of sql/ prepared; failures mapped by SQLSTATE. */
+#ifndef GANOMEDE_DB_H
+#define GANOMEDE_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct db_pool;
+
+struct db_settings {
+    const char *url;               /* libpq URI or conninfo; "" for PG* variables */
+    size_t size;                   /* connections */
+    long wait_ms;                  /* longest wait for a free connection */
+    long connect_timeout_seconds;
+    long statement_timeout_ms;     /* 0: none */
+    const char *application_name;
+};
+
+enum db_status {
+    DB_OK,
+    DB_UNAVAILABLE,   /* PostgreSQL down, restarting, overloaded, timed out: 503 */
+    DB_ERROR,         /* anything else: 500, detail in the log only */
+};
+
+/* A pool of S->size connections, opened lazily. Never fails for a
+ * PostgreSQL that is down: connections are (re)opened when used. Returns
+ * NULL only when out of memory. Free with db_pool_free. */
+struct db_pool *db_pool_new(const struct db_settings *s);
+
+void db_pool_free(struct db_pool *pool);
+
+/* Runs the prepared query NAME (the file sql/NAME.sql) with NPARAMS text
+ * parameters (NULL for SQL NULL). On DB_OK, *RES holds a PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK result the caller must PQclear; otherwise *RES is NULL
+ * and the failure has been logged with REQ_ID. A broken connection is
+ * reopened; the query is re-run on it once when RETRY_SAFE (reads), and
+ * serialization failures and deadlocks are always re-run (the transaction
+ * rolled back). Waits at most the pool's wait_ms for a free connection. */
+__attribute__((warn_unused_result))
+enum db_status db_exec(struct db_pool *pool, const char *name, int nparams,
+                       const char *const *params, bool retry_safe, PGresult **res,
+                       const char *req_id);
+
+/* Opens one plain connection (no prepared queries), for migrations and
+ * checks. Returns NULL (logged) when PostgreSQL cannot be reached. Caller
+ * PQfinish-es it. */
+PGconn *db_connect(const struct db_settings *s);
+
+/* How a failed result or connection should be answered. */
+enum db_status db_classify_failure(PGconn *conn, const PGresult *res);
+
+#endif

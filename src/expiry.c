@@ -1,0 +1,116 @@
+/* expiry: the in-process timer and the one-shot run share expiry_run_once. */
+#include "expiry.h"
+
+#include "log.h"
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct expiry_job {
+    struct store *st;
+    long interval_seconds;
+    long batch_size;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+};
+
+static bool expiry_lock(struct store *st, const char *name, bool *got);
+static void *expiry_main(void *arg);
+
+static bool expiry_lock(struct store *st, const char *name, bool *got)
+{
+    PGresult *res = NULL;
+    if (db_exec(st->pool, name, 0, NULL, false, &res, NULL) != DB_OK)
+        return false;
+    *got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return true;
+}
+
+long expiry_run_once(struct store *st, long batch_size)
+{
+    bool got = false;
+    if (!expiry_lock(st, "expiry_lock", &got))
+        return -1;
+    if (!got) {
+        log_info("expiry job skipped: another server is running it");
+        return 0;
+    }
+    long total = 0, deleted = 0;
+    do {
+        if (store_expire_batch(st, batch_size, &deleted, NULL) != STORE_OK) {
+            total = -1;
+            break;
+        }
+        total += deleted;
+    } while (deleted == batch_size);
+    bool released = false;
+    if (!expiry_lock(st, "expiry_unlock", &released) || !released)
+        log_warn("expiry lock not released cleanly; it ends with the connection");
+    if (total > 0)
+        log_info("expiry job deleted %ld rooms", total);
+    return total;
+}
+
+static void *expiry_main(void *arg)
+{
+    struct expiry_job *job = arg;
+    pthread_mutex_lock(&job->lock);
+    while (!job->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += job->interval_seconds;
+        while (!job->stopping &&
+               pthread_cond_timedwait(&job->wake, &job->lock, &until) != ETIMEDOUT)
+            ;
+        if (job->stopping)
+            break;
+        pthread_mutex_unlock(&job->lock);
+        (void)expiry_run_once(job->st, job->batch_size);
+        pthread_mutex_lock(&job->lock);
+    }
+    pthread_mutex_unlock(&job->lock);
+    return NULL;
+}
+
+struct expiry_job *expiry_start(struct store *st, long interval_seconds, long batch_size)
+{
+    struct expiry_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->st = st;
+    job->interval_seconds = interval_seconds;
+    job->batch_size = batch_size;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&job->lock, NULL);
+    pthread_cond_init(&job->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (pthread_create(&job->thread, NULL, expiry_main, job) != 0) {
+        pthread_mutex_destroy(&job->lock);
+        pthread_cond_destroy(&job->wake);
+        free(job);
+        return NULL;
+    }
+    return job;
+}
+
+void expiry_stop(struct expiry_job *job)
+{
+    if (!job)
+        return;
+    pthread_mutex_lock(&job->lock);
+    job->stopping = true;
+    pthread_cond_signal(&job->wake);
+    pthread_mutex_unlock(&job->lock);
+    pthread_join(job->thread, NULL);
+    pthread_mutex_destroy(&job->lock);
+    pthread_cond_destroy(&job->wake);
+    free(job);
+}

@@ -1,0 +1,23 @@
+/* handlers: one function per route, reading like SPEC.md: authenticate,
+ * check, call the store, answer. */
+#ifndef GANOMEDE_HANDLERS_H
+#define GANOMEDE_HANDLERS_H
+
+#include "config.h"
+#include "http.h"
+#include "store.h"
+
+struct handlers_app {
+    const struct config *cfg;   /* borrowed */
+    struct store *store;        /* borrowed */
+    char start_date[40];        /* ISO-8601, for /about */
+    char hostname[256];
+};
+
+/* Fills APP's start date and hostname. */
+void handlers_app_init(struct handlers_app *app, const struct config *cfg, struct store *store);
+
+/* The http_handler: routes REQ and fills RESP. APP is a handlers_app. */
+void handlers_dispatch(void *app, const struct http_request *req, struct http_response *resp);
+
+#endif

@@ -1,0 +1,302 @@
+/* http: libmicrohttpd with its internal thread pool (epoll).
+ *
+ * A request context is allocated on the first (headers-only) call of the
+ * access handler and freed in the completion callback, which also runs when
+ * the client goes away. The answer is queued on a later call: libmicrohttpd
+ * 0.9.75 treats a response queued on the first call as an early answer and
+ * closes the connection, which would kill keep-alive. */
+#include "http.h"
+
+#include "buf.h"
+#include "gzip.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    http_handler handler;
+    void *app;
+    struct http_settings settings;
+};
+
+struct http_ctx {
+    struct buf body;
+    bool too_large;
+    bool answered;
+    unsigned status;
+    const char *method;  /* libmicrohttpd's, valid until completion */
+    const char *route;
+    char *log_path;
+    struct timespec started;
+    char req_id[HTTP_REQUEST_ID_LEN + 1];
+};
+
+static void http_new_request_id(char *out);
+static bool http_declared_too_large(struct MHD_Connection *conn, size_t max);
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                 struct http_response *resp);
+static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct http_ctx *ctx);
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls);
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode toe);
+static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri);
+static void http_log_request(struct MHD_Connection *conn, const struct http_ctx *ctx,
+                             enum MHD_RequestTerminationCode toe);
+
+void http_response_error(struct http_response *resp, unsigned status, const char *code,
+                         const char *message)
+{
+    json_object_put(resp->json);
+    struct json_object *err = json_object_new_object();
+    json_object_object_add(err, "code", json_object_new_string(code));
+    json_object_object_add(err, "message", json_object_new_string(message));
+    resp->json = err;
+    resp->status = status;
+}
+
+/* A random UUID (version 4), as restify gave. */
+static void http_new_request_id(char *out)
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        static _Atomic uint64_t counter;
+        uint64_t n = ++counter;
+        memset(b, 0, sizeof b);
+        memcpy(b, &n, sizeof n);
+    }
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+    snprintf(out, HTTP_REQUEST_ID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return false;
+    char *end = NULL;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return end && end != cl && n > max;
+}
+
+/* With every URL left raw, the router decides how to decode each segment. */
+static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(uri);
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                 struct http_response *resp)
+{
+    char *body = NULL;
+    size_t len = 0;
+    const char *type = "application/json";
+    if (resp->json) {
+        const char *text = json_object_to_json_string_ext(resp->json, JSON_C_TO_STRING_PLAIN);
+        len = strlen(text);
+        body = strdup(text);
+    } else if (resp->text) {
+        type = "text/plain";
+        len = strlen(resp->text);
+        body = resp->text;
+        resp->text = NULL;
+    }
+    bool gzipped = false;
+    if (body && len >= GZIP_MIN_BYTES &&
+        gzip_accepted(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
+        size_t zlen;
+        char *z = gzip_compress(body, len, &zlen);
+        if (z) {
+            free(body);
+            body = z;
+            len = zlen;
+            gzipped = true;
+        }
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(len, body ? body : strdup(""), free);
+    enum MHD_Result ok = MHD_NO;
+    if (r) {
+        if (resp->json || resp->text)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        MHD_add_response_header(r, "x-request-id", ctx->req_id);
+        if (gzipped) {
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+            MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+        }
+        ok = MHD_queue_response(conn, resp->status, r);
+        MHD_destroy_response(r);
+    } else {
+        free(body);
+    }
+    ctx->answered = true;
+    ctx->status = resp->status;
+    ctx->route = resp->route;
+    ctx->log_path = resp->log_path;
+    resp->log_path = NULL;
+    json_object_put(resp->json);
+    resp->json = NULL;
+    free(resp->text);
+    resp->text = NULL;
+    return ok;
+}
+
+static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct http_ctx *ctx)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "request body is larger than %zu bytes", ctx->body.max);
+    struct http_response resp = { 0 };
+    http_response_error(&resp, 413, "PayloadTooLarge", msg);
+    resp.route = "too_large";
+    return http_send(conn, ctx, &resp);
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls)
+{
+    (void)version;
+    struct http_server *srv = cls;
+    struct http_ctx *ctx = *con_cls;
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return MHD_NO;
+        buf_init(&ctx->body, srv->settings.max_body_bytes);
+        clock_gettime(CLOCK_MONOTONIC, &ctx->started);
+        http_new_request_id(ctx->req_id);
+        ctx->method = method;
+        ctx->too_large = http_declared_too_large(conn, srv->settings.max_body_bytes);
+        *con_cls = ctx;
+        /* A declared oversize body is refused before it is read: an early
+         * answer, after which libmicrohttpd closes the connection. */
+        if (ctx->too_large)
+            return http_send_too_large(conn, ctx);
+        return MHD_YES;
+    }
+    if (ctx->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!buf_append(&ctx->body, upload_data, *upload_data_size))
+            ctx->too_large = true;
+        *upload_data_size = 0;
+        if (ctx->too_large)
+            return http_send_too_large(conn, ctx);
+        return MHD_YES;
+    }
+    struct http_request req = {
+        .method = method,
+        .path = url,
+        .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+        .body = ctx->body.data ? ctx->body.data : "",
+        .body_len = ctx->body.len,
+        .req_id = ctx->req_id,
+    };
+    struct http_response resp = { .status = 500 };
+    srv->handler(srv->app, &req, &resp);
+    return http_send(conn, ctx, &resp);
+}
+
+static void http_log_request(struct MHD_Connection *conn, const struct http_ctx *ctx,
+                             enum MHD_RequestTerminationCode toe)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - ctx->started.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e6;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char addr[64] = "";
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
+                      sizeof addr);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                      addr, sizeof addr);
+    }
+    struct json_object *f = json_object_new_object();
+    json_object_object_add(f, "method", json_object_new_string(ctx->method ? ctx->method : ""));
+    json_object_object_add(f, "route", json_object_new_string(ctx->route ? ctx->route : "none"));
+    if (ctx->log_path)
+        json_object_object_add(f, "path", json_object_new_string(ctx->log_path));
+    json_object_object_add(f, "status", json_object_new_int((int)ctx->status));
+    json_object_object_add(f, "latency_ms", json_object_new_double(ms));
+    json_object_object_add(f, "remote_address", json_object_new_string(addr));
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        json_object_object_add(f, "aborted", json_object_new_boolean(1));
+    log_emit(LOG_INFO, ctx->req_id, f, "request");
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    struct http_ctx *ctx = *con_cls;
+    if (!ctx)
+        return;
+    if (log_enabled(LOG_INFO))
+        http_log_request(conn, ctx, toe);
+    buf_free(&ctx->body);
+    free(ctx->log_path);
+    free(ctx);
+    *con_cls = NULL;
+}
+
+struct http_server *http_start(const struct http_settings *s, http_handler handler, void *app)
+{
+    struct http_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->handler = handler;
+    srv->app = app;
+    srv->settings = *s;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)s->port, NULL, NULL, http_access, srv,
+        MHD_OPTION_THREAD_POOL_SIZE, s->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->connection_timeout_seconds,
+        MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, http_keep_raw, srv,
+        MHD_OPTION_END);
+    if (!srv->daemon) {
+        log_error("cannot listen on port %u", s->port);
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+void http_stop(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

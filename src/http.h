@@ -1,0 +1,55 @@
+/* http: the libmicrohttpd server. Buffers each request body up to a limit
+ * (413 past it, decided while the body streams in), hands complete requests
+ * to one handler, and sends its answer with a request id, gzip when
+ * accepted, and keep-alive intact. Knows nothing of chat or SQL. */
+#ifndef GANOMEDE_HTTP_H
+#define GANOMEDE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct json_object;
+struct http_server;
+
+#define HTTP_REQUEST_ID_LEN 36
+
+struct http_request {
+    const char *method;
+    const char *path;          /* raw: still percent-encoded */
+    const char *content_type;  /* may be NULL */
+    const char *body;          /* NUL-terminated; "" when none */
+    size_t body_len;
+    const char *req_id;
+};
+
+struct http_response {
+    unsigned status;
+    struct json_object *json;  /* owned: serialized as the body when set */
+    char *text;                /* owned: a text/plain body when json is NULL */
+    const char *route;         /* static name for the request log */
+    char *log_path;            /* owned: the path with tokens redacted */
+};
+
+/* Fills RESP with the error body {"code": CODE, "message": MESSAGE}. */
+void http_response_error(struct http_response *resp, unsigned status, const char *code,
+                         const char *message);
+
+typedef void (*http_handler)(void *app, const struct http_request *req,
+                             struct http_response *resp);
+
+struct http_settings {
+    unsigned port;
+    unsigned threads;
+    unsigned connection_timeout_seconds;
+    unsigned max_connections;
+    size_t max_body_bytes;
+};
+
+/* Starts serving on S->port; HANDLER runs on the worker threads with APP.
+ * Returns NULL (logged) when the port cannot be bound. */
+struct http_server *http_start(const struct http_settings *s, http_handler handler, void *app);
+
+/* Stops accepting, finishes the requests under way, frees the server. */
+void http_stop(struct http_server *srv);
+
+#endif

@@ -1,0 +1,200 @@
+/* main: the ganomede-chat command line: serve (default), migrate, expire,
+ * --help, --version. */
+#include "config.h"
+#include "db.h"
+#include "expiry.h"
+#include "handlers.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "store.h"
+#include "version.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void main_usage(FILE *out);
+static struct db_settings main_db_settings(const struct config *cfg, size_t size);
+static int main_migrate(const struct config *cfg);
+static int main_expire(const struct config *cfg);
+static bool main_schema_ready(const struct config *cfg);
+static int main_serve(const struct config *cfg);
+
+static void main_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: ganomede-chat [serve|migrate|expire|--help|--version]\n"
+            "\n"
+            "  serve      serve the chat API over HTTP (the default)\n"
+            "  migrate    apply pending database migrations, then exit\n"
+            "  expire     delete expired rooms once, print how many, then exit\n"
+            "  --help     this text\n"
+            "  --version  the version\n"
+            "\n");
+    config_print_help(out);
+}
+
+static struct db_settings main_db_settings(const struct config *cfg, size_t size)
+{
+    struct db_settings s = {
+        .url = cfg->database_url,
+        .size = size,
+        .wait_ms = cfg->db_pool_wait_ms,
+        .connect_timeout_seconds = cfg->db_connect_timeout_seconds,
+        .statement_timeout_ms = cfg->db_statement_timeout_ms,
+        .application_name = CHAT_NAME,
+    };
+    return s;
+}
+
+static int main_migrate(const struct config *cfg)
+{
+    struct db_settings s = main_db_settings(cfg, 1);
+    s.statement_timeout_ms = 0; /* a migration may rewrite a big table */
+    PGconn *pg = db_connect(&s);
+    if (!pg) {
+        fprintf(stderr, "ganomede-chat: cannot connect to PostgreSQL (DATABASE_URL)\n");
+        return 1;
+    }
+    bool ok = migrate_up(pg);
+    long version = ok ? migrate_current_version(pg) : -1;
+    PQfinish(pg);
+    if (!ok)
+        return 1;
+    log_info("schema at version %ld", version);
+    return 0;
+}
+
+static int main_expire(const struct config *cfg)
+{
+    struct db_settings s = main_db_settings(cfg, 1);
+    s.statement_timeout_ms = 0;
+    struct db_pool *pool = db_pool_new(&s);
+    if (!pool)
+        return 1;
+    struct store st = { pool, cfg->max_messages, cfg->room_ttl_seconds };
+    long deleted = expiry_run_once(&st, cfg->expiry_batch_size);
+    db_pool_free(pool);
+    if (deleted < 0) {
+        fprintf(stderr, "ganomede-chat: expiry failed (see the log)\n");
+        return 1;
+    }
+    printf("%ld\n", deleted);
+    return 0;
+}
+
+/* False when the database answers and its schema is behind this binary. A
+ * database that does not answer yet is no reason to refuse: requests get
+ * 503 until it is back. */
+static bool main_schema_ready(const struct config *cfg)
+{
+    struct db_settings s = main_db_settings(cfg, 1);
+    PGconn *pg = db_connect(&s);
+    if (!pg) {
+        log_warn("PostgreSQL unreachable at start; requests get 503 until it answers");
+        return true;
+    }
+    long current = migrate_current_version(pg);
+    PQfinish(pg);
+    long latest = migrate_latest_version();
+    if (current >= 0 && current < latest) {
+        log_emit(LOG_FATAL, NULL, NULL,
+                 "database schema is at version %ld, this server needs %ld: run 'ganomede-chat migrate'",
+                 current, latest);
+        fprintf(stderr, "ganomede-chat: database schema is behind (version %ld of %ld): run 'ganomede-chat migrate'\n",
+                current, latest);
+        return false;
+    }
+    return true;
+}
+
+static int main_serve(const struct config *cfg)
+{
+    if (!*cfg->api_secret)
+        log_warn("API_SECRET is not set: no token is the API secret, SECRET.user tokens are refused");
+    if (!main_schema_ready(cfg))
+        return 1;
+
+    /* Signals go to the main thread only: block them before any thread starts. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    size_t pool_size = (size_t)(cfg->db_pool_size ? cfg->db_pool_size : cfg->http_threads);
+    struct db_settings ds = main_db_settings(cfg, pool_size);
+    struct db_pool *pool = db_pool_new(&ds);
+    struct db_settings es = main_db_settings(cfg, 1);
+    es.statement_timeout_ms = 0;
+    struct db_pool *expiry_pool = cfg->expiry_interval_seconds ? db_pool_new(&es) : NULL;
+    struct store st = { pool, cfg->max_messages, cfg->room_ttl_seconds };
+    struct store expiry_st = { expiry_pool, cfg->max_messages, cfg->room_ttl_seconds };
+    struct handlers_app app;
+    struct expiry_job *job = NULL;
+    struct http_server *srv = NULL;
+    int rc = 1;
+    if (!pool || (cfg->expiry_interval_seconds && !expiry_pool))
+        goto out;
+    handlers_app_init(&app, cfg, &st);
+    struct http_settings hs = {
+        .port = (unsigned)cfg->port,
+        .threads = (unsigned)cfg->http_threads,
+        .connection_timeout_seconds = (unsigned)cfg->http_connection_timeout_seconds,
+        .max_connections = (unsigned)cfg->http_max_connections,
+        .max_body_bytes = (size_t)cfg->max_body_bytes,
+    };
+    srv = http_start(&hs, handlers_dispatch, &app);
+    if (!srv)
+        goto out;
+    if (expiry_pool) {
+        job = expiry_start(&expiry_st, cfg->expiry_interval_seconds, cfg->expiry_batch_size);
+        if (!job)
+            goto out;
+    }
+    log_info("ganomede-chat %s listening on port %ld (prefix /%s)", CHAT_VERSION, cfg->port,
+             cfg->route_prefix);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_info("signal %d: finishing requests under way, then exiting", sig);
+    rc = 0;
+out:
+    http_stop(srv);
+    expiry_stop(job);
+    db_pool_free(expiry_pool);
+    db_pool_free(pool);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        main_usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("%s %s\n", CHAT_NAME, CHAT_VERSION);
+        return 0;
+    }
+    if (argc > 2 || (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
+                     strcmp(cmd, "expire") != 0)) {
+        main_usage(stderr);
+        return 2;
+    }
+    struct config cfg;
+    char err[256];
+    if (!config_load(&cfg, err, sizeof err)) {
+        fprintf(stderr, "ganomede-chat: %s\n", err);
+        return 2;
+    }
+    log_init(cfg.log_level);
+    if (strcmp(cmd, "migrate") == 0)
+        return main_migrate(&cfg);
+    if (strcmp(cmd, "expire") == 0)
+        return main_expire(&cfg);
+    return main_serve(&cfg);
+}

@@ -1,0 +1,112 @@
+/* message: message body validation and timestamps that round-trip. */
+#include "message.h"
+
+#include "body.h"
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool message_read_timestamp(struct json_object *v, struct message_spec *out);
+
+bool message_is_number_text(const char *s)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0' && isfinite(strtod(s, NULL));
+}
+
+static bool message_read_timestamp(struct json_object *v, struct message_spec *out)
+{
+    const char *text = NULL;
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        text = body_string_value(v);
+        out->ts_is_string = true;
+        if (!text || !message_is_number_text(text))
+            return false;
+        break;
+    case json_type_int: {
+        /* json-c saturates integers it cannot hold: refuse those rather
+         * than store a different number. */
+        int64_t i = json_object_get_int64(v);
+        uint64_t u = json_object_get_uint64(v);
+        if (i == INT64_MIN || u == UINT64_MAX || (i == INT64_MAX && u == (uint64_t)INT64_MAX))
+            return false;
+        text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        break;
+    }
+    case json_type_double:
+        /* A parsed double serializes as the exact text the client sent. */
+        if (!isfinite(json_object_get_double(v)))
+            return false;
+        text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        break;
+    default:
+        return false;
+    }
+    if (strlen(text) > MESSAGE_MAX_TIMESTAMP_BYTES)
+        return false;
+    strcpy(out->ts, text);
+    return true;
+}
+
+const char *message_spec_parse(struct json_object *body, const char *forced_type,
+                               struct message_spec *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!body || !json_object_is_type(body, json_type_object))
+        return "bad payload";
+    struct json_object *ts = NULL;
+    if (!json_object_object_get_ex(body, "timestamp", &ts) || !message_read_timestamp(ts, out))
+        return "bad timestamp";
+    out->type = forced_type ? forced_type : body_get_string(body, "type");
+    if (!out->type)
+        return "bad type";
+    out->message = body_get_string(body, "message");
+    if (!out->message)
+        return "bad message";
+    return NULL;
+}
+
+struct json_object *message_timestamp_json(const char *ts, bool ts_is_string)
+{
+    if (ts_is_string)
+        return json_object_new_string(ts);
+    long long as_int;
+    char *end = NULL;
+    as_int = strtoll(ts, &end, 10);
+    if (end && *end == '\0' && as_int != LLONG_MAX && as_int != LLONG_MIN)
+        return json_object_new_int64(as_int);
+    if (end && *end == '\0' && ts[0] != '-')
+        return json_object_new_uint64(strtoull(ts, NULL, 10));
+    return json_object_new_double_s(strtod(ts, NULL), ts);
+}

@@ -1,0 +1,36 @@
+/* message: validation of a message body ({timestamp, type, message}) in
+ * the original's order and words ("bad timestamp", "bad type"...). */
+#ifndef GANOMEDE_MESSAGE_H
+#define GANOMEDE_MESSAGE_H
+
+#include <stdbool.h>
+
+struct json_object;
+
+#define MESSAGE_MAX_TIMESTAMP_BYTES 64
+
+struct message_spec {
+    /* The timestamp exactly as sent: a JSON number's own text, or a string's
+     * content when ts_is_string. */
+    char ts[MESSAGE_MAX_TIMESTAMP_BYTES + 1];
+    bool ts_is_string;
+    const char *type;     /* borrowed from the body */
+    const char *message;  /* borrowed from the body */
+};
+
+/* Validates BODY. FORCED_TYPE (may be NULL) replaces the body's type, as
+ * system messages are always of type "event". Returns NULL when valid, else
+ * the 400 message: "bad payload", "bad timestamp", "bad type" or
+ * "bad message". OUT borrows from BODY. */
+const char *message_spec_parse(struct json_object *body, const char *forced_type,
+                               struct message_spec *out);
+
+/* True when S is a decimal number in JSON syntax (what a string timestamp
+ * must hold), e.g. "1429084016939" or "-1.5e3". */
+bool message_is_number_text(const char *s);
+
+/* The JSON value of a stored timestamp: a string, or a number that
+ * serializes to exactly TS. Caller owns the result. */
+struct json_object *message_timestamp_json(const char *ts, bool ts_is_string);
+
+#endif

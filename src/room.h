@@ -1,0 +1,40 @@
+/* room: validation of a room body ({type, users}) and the room id
+ * "<type>/<users sorted bytewise, joined by '/'>". */
+#ifndef GANOMEDE_ROOM_H
+#define GANOMEDE_ROOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct json_object;
+
+#define ROOM_MAX_TYPE_BYTES 200
+#define ROOM_MAX_USERNAME_BYTES 128
+/* PostgreSQL's btree refuses keys past ~2.7 kB: stay well below. */
+#define ROOM_MAX_ID_BYTES 2048
+
+struct room_spec {
+    const char *type;     /* borrowed from the body */
+    const char **users;   /* sorted bytewise; the array is owned, strings borrowed */
+    size_t nusers;
+    char *id;             /* owned */
+};
+
+/* Validates BODY as a room ({"type": non-empty string, "users": non-empty
+ * array of distinct non-empty strings, at most MAX_USERS}) and builds its
+ * id. Returns false with the reason in ERR (the 400 message) when invalid;
+ * OUT then needs no freeing. On success free OUT with room_spec_free; it
+ * borrows from BODY, which must outlive it. */
+__attribute__((warn_unused_result))
+bool room_spec_parse(struct json_object *body, long max_users, struct room_spec *out,
+                     char *err, size_t errlen);
+
+void room_spec_free(struct room_spec *spec);
+
+/* True when USERNAME is one of the spec's users. */
+bool room_spec_has_user(const struct room_spec *spec, const char *username);
+
+/* The users as a PostgreSQL text[] literal, for a $n parameter. Caller frees. */
+char *room_spec_users_literal(const struct room_spec *spec);
+
+#endif

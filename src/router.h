@@ -1,0 +1,50 @@
+/* router: turns a method and a raw (still percent-encoded) path into a
+ * route and its decoded parameters. Pure: no I/O, no global state. */
+#ifndef GANOMEDE_ROUTER_H
+#define GANOMEDE_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum route {
+    ROUTE_NONE,            /* unknown path: 404 ResourceNotFound */
+    ROUTE_ABOUT,
+    ROUTE_PING,
+    ROUTE_CREATE_ROOM,
+    ROUTE_GET_ROOM,
+    ROUTE_POST_MESSAGE,
+    ROUTE_SYSTEM_MESSAGE,
+};
+
+struct route_match {
+    enum route route;
+    bool method_allowed;   /* false: known path, wrong method (405) */
+    /* Decoded parameters, owned (router_match_free). NULL when the route has
+     * no such parameter, or when its bytes are not clean UTF-8 (a NUL, an
+     * invalid sequence): no token or room can have such a name. */
+    char *token;           /* :authToken, or the ping's :token */
+    char *room_id;
+    bool token_present;    /* the route has the parameter, even if unusable */
+    bool room_present;
+};
+
+/* Matches METHOD and the raw PATH (no query string) against the routes under
+ * PREFIX (e.g. "chat/v1"). The path is split on '/', then each segment is
+ * decoded once, so an encoded "%2F" inside a room id never splits it and a
+ * room id ending in "/messages" is routed by the number of segments.
+ * Returns false only when out of memory. */
+__attribute__((warn_unused_result))
+bool router_match(const char *method, const char *path, const char *prefix,
+                  struct route_match *out);
+
+void router_match_free(struct route_match *m);
+
+/* The route's name for logs and metrics ("get_room"...). Static. */
+const char *router_route_name(enum route r);
+
+/* A copy of PATH safe to log or echo: the segment after "auth", and any
+ * segment containing SECRET (when non-empty), become "[redacted]". Caller
+ * frees; NULL when out of memory. */
+char *router_redact_path(const char *path, const char *secret);
+
+#endif

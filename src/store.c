@@ -1,0 +1,227 @@
+/* store: prepared queries and the room JSON built from plain rows (building
+ * it inside PostgreSQL measured 2.5 times slower). */
+#include "store.h"
+
+#include "message.h"
+#include "room.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum store_result store_from_db(enum db_status s);
+static enum store_result store_from_status(const char *status);
+static struct json_object *store_room_json(const char *id, PGresult *res);
+
+static enum store_result store_from_db(enum db_status s)
+{
+    return s == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_ERROR;
+}
+
+/* The text statuses of the chat_* SQL functions. */
+static enum store_result store_from_status(const char *status)
+{
+    static const struct { const char *text; enum store_result result; } map[] = {
+        { "ok", STORE_OK },           { "created", STORE_OK },
+        { "exists", STORE_OK },       { "valid", STORE_VALID },
+        { "not_found", STORE_NOT_FOUND }, { "not_member", STORE_NOT_MEMBER },
+        { "banned", STORE_BANNED },   { "chat_disabled", STORE_CHAT_DISABLED },
+        { "muted", STORE_MUTED },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(status, map[i].text) == 0)
+            return map[i].result;
+    return STORE_ERROR;
+}
+
+enum store_result store_lookup_token(struct store *st, const char *token, char **username,
+                                     const char *req_id)
+{
+    *username = NULL;
+    PGresult *res = NULL;
+    const char *params[] = { token };
+    enum db_status s = db_exec(st->pool, "auth_lookup", 1, params, true, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_NOT_FOUND;
+    if (PQntuples(res) == 1 && PQnfields(res) == 1) {
+        *username = strdup(PQgetvalue(res, 0, 0));
+        out = *username ? STORE_OK : STORE_ERROR;
+    }
+    PQclear(res);
+    return out;
+}
+
+enum store_result store_is_banned(struct store *st, const char *username, const char *req_id)
+{
+    PGresult *res = NULL;
+    const char *params[] = { username };
+    enum db_status s = db_exec(st->pool, "is_banned", 1, params, true, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    if (PQntuples(res) == 1 && PQnfields(res) == 1)
+        out = PQgetvalue(res, 0, 0)[0] == 't' ? STORE_BANNED : STORE_OK;
+    PQclear(res);
+    return out;
+}
+
+/* Rows of get_room.sql: type, users (JSON text), then ts, ts_is_string,
+ * sender, type, message (NULL when the room has no message). */
+static struct json_object *store_room_json(const char *id, PGresult *res)
+{
+    if (PQntuples(res) < 1 || PQnfields(res) != 7)
+        return NULL;
+    struct json_object *users = json_tokener_parse(PQgetvalue(res, 0, 1));
+    if (!users || !json_object_is_type(users, json_type_array)) {
+        json_object_put(users);
+        return NULL;
+    }
+    struct json_object *room = json_object_new_object();
+    struct json_object *messages = json_object_new_array();
+    json_object_object_add(room, "id", json_object_new_string(id));
+    json_object_object_add(room, "type", json_object_new_string(PQgetvalue(res, 0, 0)));
+    json_object_object_add(room, "users", users);
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (PQgetisnull(res, i, 2))
+            continue;
+        struct json_object *m = json_object_new_object();
+        bool is_string = PQgetvalue(res, i, 3)[0] == 't';
+        json_object_object_add(m, "timestamp",
+                               message_timestamp_json(PQgetvalue(res, i, 2), is_string));
+        json_object_object_add(m, "from", json_object_new_string(PQgetvalue(res, i, 4)));
+        json_object_object_add(m, "type", json_object_new_string(PQgetvalue(res, i, 5)));
+        json_object_object_add(m, "message", json_object_new_string(PQgetvalue(res, i, 6)));
+        json_object_array_add(messages, m);
+    }
+    json_object_object_add(room, "messages", messages);
+    return room;
+}
+
+enum store_result store_get_room(struct store *st, const char *room_id,
+                                 struct json_object **room, const char *req_id)
+{
+    *room = NULL;
+    char limit[24];
+    snprintf(limit, sizeof limit, "%ld", st->max_messages);
+    const char *params[] = { room_id, limit };
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "get_room", 2, params, true, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_NOT_FOUND;
+    if (PQntuples(res) > 0) {
+        *room = store_room_json(room_id, res);
+        out = *room ? STORE_OK : STORE_ERROR;
+    }
+    PQclear(res);
+    return out;
+}
+
+enum store_result store_create_room(struct store *st, const struct room_spec *spec,
+                                    const char *caller, struct json_object **room,
+                                    const char *req_id)
+{
+    *room = NULL;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
+    char *users = room_spec_users_literal(spec);
+    if (!users)
+        return STORE_ERROR;
+    const char *params[] = { spec->id, spec->type, users, caller, ttl };
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "create_room", 5, params, false, &res, req_id);
+    free(users);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    bool created = false;
+    if (PQntuples(res) == 1 && PQnfields(res) == 1) {
+        out = store_from_status(PQgetvalue(res, 0, 0));
+        created = strcmp(PQgetvalue(res, 0, 0), "created") == 0;
+    }
+    PQclear(res);
+    if (out != STORE_OK)
+        return out;
+    if (!created)
+        return store_get_room(st, spec->id, room, req_id);
+    /* A new room: the body says everything, no need to read it back. */
+    struct json_object *j = json_object_new_object();
+    struct json_object *names = json_object_new_array();
+    for (size_t i = 0; i < spec->nusers; i++)
+        json_object_array_add(names, json_object_new_string(spec->users[i]));
+    json_object_object_add(j, "id", json_object_new_string(spec->id));
+    json_object_object_add(j, "type", json_object_new_string(spec->type));
+    json_object_object_add(j, "users", names);
+    json_object_object_add(j, "messages", json_object_new_array());
+    *room = j;
+    return STORE_OK;
+}
+
+enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
+                                     bool is_secret, const struct message_spec *msg,
+                                     const char *req_id)
+{
+    char max[24], ttl[24];
+    snprintf(max, sizeof max, "%ld", st->max_messages);
+    snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
+    const char *params[] = {
+        room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
+        msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
+        msg ? msg->type : NULL, msg ? msg->message : NULL, max, ttl,
+    };
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "post_message", 10, params, false, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    if (PQntuples(res) == 1 && PQnfields(res) == 1)
+        out = store_from_status(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return out;
+}
+
+enum store_result store_system_message(struct store *st, const struct room_spec *spec,
+                                       const struct message_spec *msg, const char *req_id)
+{
+    char max[24], ttl[24];
+    snprintf(max, sizeof max, "%ld", st->max_messages);
+    snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
+    char *users = room_spec_users_literal(spec);
+    if (!users)
+        return STORE_ERROR;
+    const char *params[] = {
+        spec->id, spec->type, users, msg->ts, msg->ts_is_string ? "t" : "f", msg->message, max, ttl,
+    };
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "system_message", 8, params, false, &res, req_id);
+    free(users);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    if (PQntuples(res) == 1 && PQnfields(res) == 1)
+        out = store_from_status(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return out;
+}
+
+enum store_result store_expire_batch(struct store *st, long batch, long *deleted,
+                                     const char *req_id)
+{
+    *deleted = 0;
+    char size[24];
+    snprintf(size, sizeof size, "%ld", batch);
+    const char *params[] = { size };
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "expire_batch", 1, params, false, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    if (PQntuples(res) == 1 && PQnfields(res) == 1) {
+        *deleted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        out = STORE_OK;
+    }
+    PQclear(res);
+    return out;
+}

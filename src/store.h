@@ -1,0 +1,74 @@
+/* store: the chat's operations on PostgreSQL (rooms, messages, tokens),
+ * each one or two prepared queries. Knows nothing of HTTP. */
+#ifndef GANOMEDE_STORE_H
+#define GANOMEDE_STORE_H
+
+#include <stdbool.h>
+
+#include "db.h"
+
+struct json_object;
+struct room_spec;
+struct message_spec;
+
+struct store {
+    struct db_pool *pool;      /* borrowed */
+    long max_messages;
+    long room_ttl_seconds;
+};
+
+enum store_result {
+    STORE_OK,
+    STORE_VALID,          /* checks passed, nothing written (check-only post) */
+    STORE_NOT_FOUND,      /* no such live room, or no such valid token */
+    STORE_NOT_MEMBER,
+    STORE_BANNED,
+    STORE_CHAT_DISABLED,
+    STORE_MUTED,
+    STORE_UNAVAILABLE,    /* 503 */
+    STORE_ERROR,          /* 500 */
+};
+
+/* The user of table token TOKEN: STORE_OK with *USERNAME (caller frees), or
+ * STORE_NOT_FOUND when unknown or expired. */
+__attribute__((warn_unused_result))
+enum store_result store_lookup_token(struct store *st, const char *token, char **username,
+                                     const char *req_id);
+
+/* STORE_BANNED when usermeta bans USERNAME, else STORE_OK (or a failure). */
+__attribute__((warn_unused_result))
+enum store_result store_is_banned(struct store *st, const char *username, const char *req_id);
+
+/* The live room ROOM_ID as the API's JSON {id, type, users, messages}
+ * (caller puts *ROOM), or STORE_NOT_FOUND. */
+__attribute__((warn_unused_result))
+enum store_result store_get_room(struct store *st, const char *room_id,
+                                 struct json_object **room, const char *req_id);
+
+/* Creates SPEC's room or refreshes the live one; CALLER (NULL for the API
+ * secret) is checked for a ban first (STORE_BANNED). On STORE_OK, *ROOM is
+ * the room's JSON with its messages (caller puts it). */
+__attribute__((warn_unused_result))
+enum store_result store_create_room(struct store *st, const struct room_spec *spec,
+                                    const char *caller, struct json_object **room,
+                                    const char *req_id);
+
+/* Posts MSG from SENDER ("$$" with IS_SECRET) to ROOM_ID after the sender
+ * and room checks. MSG NULL runs the checks only (STORE_VALID when all
+ * pass). STORE_MUTED means nothing was stored and the caller answers 200. */
+__attribute__((warn_unused_result))
+enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
+                                     bool is_secret, const struct message_spec *msg,
+                                     const char *req_id);
+
+/* Creates SPEC's room when missing and appends MSG from "$$". */
+__attribute__((warn_unused_result))
+enum store_result store_system_message(struct store *st, const struct room_spec *spec,
+                                       const struct message_spec *msg, const char *req_id);
+
+/* Deletes at most BATCH expired rooms; *DELETED says how many. */
+__attribute__((warn_unused_result))
+enum store_result store_expire_batch(struct store *st, long batch, long *deleted,
+                                     const char *req_id);
+
+#endif

@@ -1,0 +1,28 @@
+/* text: byte-level checks and decoding of untrusted strings. */
+#ifndef GANOMEDE_TEXT_H
+#define GANOMEDE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True when the LEN bytes at S are well-formed UTF-8 (no overlongs, no
+ * surrogates, nothing past U+10FFFF) and hold no NUL byte: the strings
+ * PostgreSQL's text type and our JSON output accept. */
+bool text_is_clean_utf8(const char *s, size_t len);
+
+/* Percent-decodes LEN bytes of IN once ("%2F" -> "/"; '+' stays '+'; a '%'
+ * not followed by two hex digits stays as it is). Returns a NUL-terminated
+ * copy (caller frees) and its length in *OUT_LEN, or NULL when out of
+ * memory. The result may contain NUL bytes: check it with
+ * text_is_clean_utf8. */
+char *text_percent_decode(const char *in, size_t len, size_t *out_len);
+
+/* Constant-time equality of two NUL-terminated strings: the time taken
+ * depends on the length of SECRET only, never on where they differ. */
+bool text_secret_equal(const char *given, const char *secret);
+
+/* Constant-time check that GIVEN starts with SECRET; GIVEN must be at
+ * least as long as SECRET. */
+bool text_secret_prefix(const char *given, const char *secret);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * The cmocka groups of the integration suite, one runner per topic file.
+ * Each returns the number of failed tests of its group.
+ */
+#ifndef TESTS_H
+#define TESTS_H
+
+int run_config_tests(void);
+int run_routes_tests(void);
+int run_auth_tests(void);
+int run_messages_tests(void);
+int run_trim_tests(void);
+int run_policies_tests(void);
+int run_expiry_tests(void);
+int run_badinput_tests(void);
+int run_notify_tests(void);
+int run_logs_tests(void);
+int run_outage_tests(void);
+
+#endif
