@@ -63,7 +63,7 @@ $(BUILD)/obj/embedded_files.o: $(BUILD)/gen/embedded_files.c
 # themselves only call the module they are named after.
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(CMOCKA_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/test_integration: $(ITEST_SRCS) $(wildcard tests/integration/*.h)
 	@mkdir -p $(@D)

@@ -32,6 +32,7 @@ struct db_pool {
 };
 
 static bool db_prepare_all(PGconn *pg);
+static void db_ignore_notice(void *arg, const char *message);
 static bool db_conn_healthy(struct db_conn *c);
 static struct db_conn *db_acquire(struct db_pool *pool);
 static void db_release(struct db_pool *pool, struct db_conn *c);
@@ -71,7 +72,15 @@ PGconn *db_connect(const struct db_settings *s)
         PQfinish(pg);
         return NULL;
     }
+    /* NOTICEs ("already exists, skipping") are not errors: keep stderr clean. */
+    PQsetNoticeProcessor(pg, db_ignore_notice, NULL);
     return pg;
+}
+
+static void db_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
 }
 
 static bool db_prepare_all(PGconn *pg)

@@ -22,6 +22,9 @@
 #include <sys/random.h>
 #include <time.h>
 
+/* Past this many bytes over the limit, the connection is closed. */
+#define HTTP_MAX_DISCARDED_BYTES (64u << 20)
+
 struct http_server {
     struct MHD_Daemon *daemon;
     http_handler handler;
@@ -32,6 +35,7 @@ struct http_server {
 struct http_ctx {
     struct buf body;
     bool too_large;
+    size_t discarded;    /* body bytes dropped past the limit */
     bool answered;
     unsigned status;
     const char *method;  /* libmicrohttpd's, valid until completion */
@@ -111,7 +115,7 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
     size_t len = 0;
     const char *type = "application/json";
     if (resp->json) {
-        const char *text = json_object_to_json_string_ext(resp->json, JSON_C_TO_STRING_PLAIN);
+        const char *text = json_object_to_json_string_ext(resp->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         len = strlen(text);
         body = strdup(text);
     } else if (resp->text) {
@@ -200,13 +204,19 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!buf_append(&ctx->body, upload_data, *upload_data_size))
+        /* libmicrohttpd cannot answer in the middle of a body: past the
+         * limit, keep reading but drop the bytes, and answer 413 at its end.
+         * A client that never stops is cut off. */
+        if (ctx->too_large || !buf_append(&ctx->body, upload_data, *upload_data_size)) {
             ctx->too_large = true;
+            ctx->discarded += *upload_data_size;
+            buf_free(&ctx->body);
+        }
         *upload_data_size = 0;
-        if (ctx->too_large)
-            return http_send_too_large(conn, ctx);
-        return MHD_YES;
+        return ctx->discarded > HTTP_MAX_DISCARDED_BYTES ? MHD_NO : MHD_YES;
     }
+    if (ctx->too_large)
+        return http_send_too_large(conn, ctx);
     struct http_request req = {
         .method = method,
         .path = url,
@@ -246,7 +256,9 @@ static void http_log_request(struct MHD_Connection *conn, const struct http_ctx 
     if (ctx->log_path)
         json_object_object_add(f, "path", json_object_new_string(ctx->log_path));
     json_object_object_add(f, "status", json_object_new_int((int)ctx->status));
-    json_object_object_add(f, "latency_ms", json_object_new_double(ms));
+    char latency[32];
+    snprintf(latency, sizeof latency, "%.3f", ms);
+    json_object_object_add(f, "latency_ms", json_object_new_double_s(ms, latency));
     json_object_object_add(f, "remote_address", json_object_new_string(addr));
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         json_object_object_add(f, "aborted", json_object_new_boolean(1));

@@ -73,7 +73,7 @@ void log_emit(enum log_level level, const char *req_id, struct json_object *fiel
     json_object_object_add(line, "msg", json_object_new_string(msg));
     json_object_object_add(line, "time", json_object_new_string(when));
     json_object_object_add(line, "v", json_object_new_int(0));
-    const char *text = json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN);
+    const char *text = json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     flockfile(stdout);
     fputs(text, stdout);
     fputc('\n', stdout);

@@ -61,14 +61,14 @@ static bool message_read_timestamp(struct json_object *v, struct message_spec *o
         uint64_t u = json_object_get_uint64(v);
         if (i == INT64_MIN || u == UINT64_MAX || (i == INT64_MAX && u == (uint64_t)INT64_MAX))
             return false;
-        text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         break;
     }
     case json_type_double:
         /* A parsed double serializes as the exact text the client sent. */
         if (!isfinite(json_object_get_double(v)))
             return false;
-        text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         break;
     default:
         return false;
