@@ -1,3 +1,4 @@
+DROP TABLE IF EXISTS notification_outbox;
 DROP TABLE IF EXISTS usermeta;
 DROP TABLE IF EXISTS auth_tokens;
 DROP TABLE IF EXISTS messages;

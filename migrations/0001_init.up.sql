@@ -47,3 +47,24 @@ CREATE TABLE usermeta (
     value     text,
     PRIMARY KEY (username, key)
 );
+
+-- The transactional outbox: one row per notification to deliver, written in
+-- the transaction that stores the message, deleted once the notifications
+-- service answered 2xx. next_attempt_at doubles as a lease: a dispatcher
+-- that claims a row pushes it forward, so other servers skip it meanwhile.
+-- failed_at is set past the retry limit; such rows stay for operators.
+CREATE TABLE notification_outbox (
+    id               bigserial   PRIMARY KEY,
+    room_id          text        NOT NULL,
+    to_user          text        NOT NULL,
+    type             text        NOT NULL,   -- 'message' or 'chat-disabled'
+    data             text        NOT NULL,   -- JSON object
+    push             text,                   -- JSON value, as the client sent it
+    attempts         integer     NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    failed_at        timestamptz,
+    last_error       text,
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX notification_outbox_due_idx ON notification_outbox (next_attempt_at)
+    WHERE failed_at IS NULL;

@@ -50,18 +50,59 @@ BEGIN
 END;
 $fn$;
 
+-- Queues the notifications of a stored message from P_SENDER in room
+-- P_ROOM_ID: one to every other user of the room, except receivers who are
+-- muted, have chat disabled, or blocked the sender; and for each receiver
+-- with chat disabled (and not muted), one 'chat-disabled' to the sender.
+-- Then wakes the dispatchers (delivered at commit).
+CREATE FUNCTION chat_queue_notifications(p_room_id text, p_sender text,
+                                         p_data text, p_push text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    WITH receivers AS (
+        SELECT u.username,
+               coalesce(bool_or(m.key = '$muted' AND m.value = 'true'), false) AS muted,
+               coalesce(bool_or(m.key = '$chatdisabled' AND m.value = 'true'), false) AS disabled,
+               coalesce(bool_or(m.key = '$blocked'
+                                AND p_sender = ANY (string_to_array(m.value, ','))), false) AS blocked
+          FROM room_users u
+          LEFT JOIN usermeta m
+                 ON m.username = u.username
+                AND m.key IN ('$muted', '$chatdisabled', '$blocked')
+         WHERE u.room_id = p_room_id AND u.username <> p_sender
+         GROUP BY u.username
+    )
+    INSERT INTO notification_outbox (room_id, to_user, type, data, push)
+    SELECT p_room_id, r.username, 'message', p_data, p_push
+      FROM receivers r
+     WHERE NOT r.muted AND NOT r.disabled AND NOT r.blocked
+    UNION ALL
+    SELECT p_room_id, p_sender, 'chat-disabled',
+           json_build_object('receiver', r.username)::text, NULL
+      FROM receivers r
+     WHERE r.disabled AND NOT r.muted AND p_sender <> '$$';
+    IF FOUND THEN
+        PERFORM pg_notify('chat_outbox', '');
+    END IF;
+END;
+$fn$;
+
 -- Appends a message to live room P_ROOM_ID, trims the room to
 -- P_MAX_MESSAGES and refreshes its expiry, checking in the original's order:
 -- sender's chat disabled, banned, muted, then the room, then membership.
 -- P_IS_SECRET skips the sender and membership checks (API secret).
 -- P_STORE false runs the checks only (the body was bad; the caller answers
 -- 400 if every check passes).
+-- P_NOTIFY_DATA (NULL: notifications off) is the notification's data object
+-- as JSON text, P_PUSH the client's push value (JSON text or NULL): the
+-- outbox rows are written in this same transaction (chat_queue_notifications).
 -- Returns 'ok', 'valid' (checks passed, nothing stored), 'chat_disabled',
 -- 'banned', 'muted', 'not_found' or 'not_member'.
 CREATE FUNCTION chat_post_message(p_room_id text, p_sender text, p_is_secret boolean,
                                   p_store boolean, p_ts text, p_ts_is_string boolean,
                                   p_type text, p_message text,
-                                  p_max_messages integer, p_ttl_seconds integer)
+                                  p_max_messages integer, p_ttl_seconds integer,
+                                  p_notify_data text, p_push text)
 RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE
     v_disabled boolean;
@@ -96,6 +137,9 @@ BEGIN
             INSERT INTO messages (room_id, seq, ts, ts_is_string, sender, type, message)
                  VALUES (p_room_id, v_seq, p_ts, p_ts_is_string, p_sender, p_type, p_message);
             DELETE FROM messages WHERE room_id = p_room_id AND seq <= v_seq - p_max_messages;
+            IF p_notify_data IS NOT NULL THEN
+                PERFORM chat_queue_notifications(p_room_id, p_sender, p_notify_data, p_push);
+            END IF;
             RETURN 'ok';
         END IF;
     END IF;
@@ -115,12 +159,13 @@ $fn$;
 -- appends {from: '$$', type: 'event'}. Returns chat_post_message's status.
 CREATE FUNCTION chat_system_message(p_id text, p_type text, p_users text[],
                                     p_ts text, p_ts_is_string boolean, p_message text,
-                                    p_max_messages integer, p_ttl_seconds integer)
+                                    p_max_messages integer, p_ttl_seconds integer,
+                                    p_notify_data text)
 RETURNS text LANGUAGE plpgsql AS $fn$
 BEGIN
     PERFORM chat_create_room(p_id, p_type, p_users, NULL, p_ttl_seconds);
     RETURN chat_post_message(p_id, '$$', true, true, p_ts, p_ts_is_string, 'event',
-                             p_message, p_max_messages, p_ttl_seconds);
+                             p_message, p_max_messages, p_ttl_seconds, p_notify_data, NULL);
 END;
 $fn$;
 
@@ -159,5 +204,21 @@ BEGIN
         COMMIT;
         EXIT WHEN v_deleted < p_batch_size;
     END LOOP;
+END;
+$fn$;
+
+-- For operators: puts every notification that passed the retry limit back
+-- in the queue; returns how many.
+CREATE FUNCTION chat_outbox_requeue() RETURNS integer
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_count integer;
+BEGIN
+    UPDATE notification_outbox
+       SET failed_at = NULL, attempts = 0, next_attempt_at = now()
+     WHERE failed_at IS NOT NULL;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM pg_notify('chat_outbox', '');
+    RETURN v_count;
 END;
 $fn$;

@@ -29,6 +29,11 @@ struct config {
     const char *notifications_addr; /* "" : notifications off */
     long notifications_port;
     const char *notifications_protocol;
+    long notifications_timeout_ms;
+    long outbox_concurrency;
+    long outbox_max_attempts;
+    long outbox_backoff_base_ms;
+    long outbox_backoff_max_ms;
     const char *node_env;
     const char *log_level;
 };

@@ -31,7 +31,6 @@ struct db_pool {
     size_t nfree;
 };
 
-static bool db_prepare_all(PGconn *pg);
 static void db_ignore_notice(void *arg, const char *message);
 static bool db_conn_healthy(struct db_conn *c);
 static struct db_conn *db_acquire(struct db_pool *pool);
@@ -83,7 +82,7 @@ static void db_ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
-static bool db_prepare_all(PGconn *pg)
+bool db_prepare_all(PGconn *pg)
 {
     for (const struct embedded_file *f = EMBEDDED_FILES; f->path; f++) {
         if (strncmp(f->path, "sql/", 4) != 0)

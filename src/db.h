@@ -48,6 +48,10 @@ enum db_status db_exec(struct db_pool *pool, const char *name, int nparams,
  * PQfinish-es it. */
 PGconn *db_connect(const struct db_settings *s);
 
+/* Prepares every named query of sql/ on PG. False (logged) on failure. */
+__attribute__((warn_unused_result))
+bool db_prepare_all(PGconn *pg);
+
 /* How a failed result or connection should be answered. */
 enum db_status db_classify_failure(PGconn *conn, const PGresult *res);
 

@@ -273,9 +273,12 @@ static void handlers_post_message(struct handlers_app *app, const struct http_re
         !handlers_authenticate(app, req, m->token, &who, resp))
         goto out;
     const char *bad = message_spec_parse(body, NULL, &msg);
+    struct json_object *push = NULL;
+    if (!bad)
+        json_object_object_get_ex(body, "push", &push);
     enum store_result r = store_post_message(app->store, m->room_id ? m->room_id : "",
                                              who.username, who.kind == AUTH_SECRET,
-                                             bad ? NULL : &msg, req->req_id);
+                                             bad ? NULL : &msg, push, req->req_id);
     if (r == STORE_VALID)
         http_response_error(resp, 400, "BadRequest", bad);
     else if (r == STORE_OK || r == STORE_MUTED)

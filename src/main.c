@@ -7,9 +7,11 @@
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "outbox.h"
 #include "store.h"
 #include "version.h"
 
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +76,7 @@ static int main_expire(const struct config *cfg)
     struct db_pool *pool = db_pool_new(&s);
     if (!pool)
         return 1;
-    struct store st = { pool, cfg->max_messages, cfg->room_ttl_seconds };
+    struct store st = { pool, cfg->max_messages, cfg->room_ttl_seconds, false };
     long deleted = expiry_run_once(&st, cfg->expiry_batch_size);
     db_pool_free(pool);
     if (deleted < 0) {
@@ -131,8 +133,23 @@ static int main_serve(const struct config *cfg)
     struct db_settings es = main_db_settings(cfg, 1);
     es.statement_timeout_ms = 0;
     struct db_pool *expiry_pool = cfg->expiry_interval_seconds ? db_pool_new(&es) : NULL;
-    struct store st = { pool, cfg->max_messages, cfg->room_ttl_seconds };
-    struct store expiry_st = { expiry_pool, cfg->max_messages, cfg->room_ttl_seconds };
+    bool notify = *cfg->notifications_addr != '\0';
+    struct store st = { pool, cfg->max_messages, cfg->room_ttl_seconds, notify };
+    struct store expiry_st = { expiry_pool, cfg->max_messages, cfg->room_ttl_seconds, false };
+    char notify_url[512];
+    snprintf(notify_url, sizeof notify_url, "%s://%s:%ld/notifications/v1/messages",
+             cfg->notifications_protocol, cfg->notifications_addr, cfg->notifications_port);
+    struct outbox_settings os = {
+        .db = main_db_settings(cfg, 1),
+        .url = notify_url,
+        .api_secret = cfg->api_secret,
+        .timeout_ms = cfg->notifications_timeout_ms,
+        .concurrency = cfg->outbox_concurrency,
+        .max_attempts = cfg->outbox_max_attempts,
+        .backoff_base_ms = cfg->outbox_backoff_base_ms,
+        .backoff_max_ms = cfg->outbox_backoff_max_ms,
+    };
+    struct outbox *ob = NULL;
     struct handlers_app app;
     struct expiry_job *job = NULL;
     struct http_server *srv = NULL;
@@ -150,6 +167,13 @@ static int main_serve(const struct config *cfg)
     srv = http_start(&hs, handlers_dispatch, &app);
     if (!srv)
         goto out;
+    if (notify) {
+        ob = outbox_start(&os);
+        if (!ob)
+            goto out;
+    } else {
+        log_info("NOTIFICATIONS_PORT_8080_TCP_ADDR is not set: no notifications are queued");
+    }
     if (expiry_pool) {
         job = expiry_start(&expiry_st, cfg->expiry_interval_seconds, cfg->expiry_batch_size);
         if (!job)
@@ -163,6 +187,7 @@ static int main_serve(const struct config *cfg)
     rc = 0;
 out:
     http_stop(srv);
+    outbox_stop(ob);
     expiry_stop(job);
     db_pool_free(expiry_pool);
     db_pool_free(pool);
@@ -192,6 +217,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init(cfg.log_level);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(cmd, "migrate") == 0)
         return main_migrate(&cfg);
     if (strcmp(cmd, "expire") == 0)

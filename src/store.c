@@ -13,6 +13,8 @@
 static enum store_result store_from_db(enum db_status s);
 static enum store_result store_from_status(const char *status);
 static struct json_object *store_room_json(const char *id, PGresult *res);
+static char *store_notification_data(const char *room_id, const char *sender,
+                                     const struct message_spec *msg);
 
 static enum store_result store_from_db(enum db_status s)
 {
@@ -159,20 +161,40 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
     return STORE_OK;
 }
 
+/* The "data" of a message's notifications, as JSON text (caller frees). */
+static char *store_notification_data(const char *room_id, const char *sender,
+                                     const struct message_spec *msg)
+{
+    struct json_object *data = json_object_new_object();
+    json_object_object_add(data, "roomId", json_object_new_string(room_id));
+    json_object_object_add(data, "timestamp", message_timestamp_json(msg->ts, msg->ts_is_string));
+    json_object_object_add(data, "from", json_object_new_string(sender));
+    json_object_object_add(data, "type", json_object_new_string(msg->type));
+    json_object_object_add(data, "message", json_object_new_string(msg->message));
+    char *text = strdup(json_object_to_json_string_ext(
+        data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(data);
+    return text;
+}
+
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
                                      bool is_secret, const struct message_spec *msg,
-                                     const char *req_id)
+                                     struct json_object *push, const char *req_id)
 {
     char max[24], ttl[24];
     snprintf(max, sizeof max, "%ld", st->max_messages);
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
+    char *data = st->notify && msg ? store_notification_data(room_id, sender, msg) : NULL;
+    const char *push_text = data && push ? json_object_to_json_string_ext(
+        push, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
     const char *params[] = {
         room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
         msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
-        msg ? msg->type : NULL, msg ? msg->message : NULL, max, ttl,
+        msg ? msg->type : NULL, msg ? msg->message : NULL, max, ttl, data, push_text,
     };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "post_message", 10, params, false, &res, req_id);
+    enum db_status s = db_exec(st->pool, "post_message", 12, params, false, &res, req_id);
+    free(data);
     if (s != DB_OK)
         return store_from_db(s);
     enum store_result out = STORE_ERROR;
@@ -191,12 +213,15 @@ enum store_result store_system_message(struct store *st, const struct room_spec 
     char *users = room_spec_users_literal(spec);
     if (!users)
         return STORE_ERROR;
+    char *data = st->notify ? store_notification_data(spec->id, "$$", msg) : NULL;
     const char *params[] = {
         spec->id, spec->type, users, msg->ts, msg->ts_is_string ? "t" : "f", msg->message, max, ttl,
+        data,
     };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "system_message", 8, params, false, &res, req_id);
+    enum db_status s = db_exec(st->pool, "system_message", 9, params, false, &res, req_id);
     free(users);
+    free(data);
     if (s != DB_OK)
         return store_from_db(s);
     enum store_result out = STORE_ERROR;

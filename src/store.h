@@ -15,6 +15,7 @@ struct store {
     struct db_pool *pool;      /* borrowed */
     long max_messages;
     long room_ttl_seconds;
+    bool notify;               /* queue notifications in the outbox */
 };
 
 enum store_result {
@@ -54,12 +55,14 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
                                     const char *req_id);
 
 /* Posts MSG from SENDER ("$$" with IS_SECRET) to ROOM_ID after the sender
- * and room checks. MSG NULL runs the checks only (STORE_VALID when all
- * pass). STORE_MUTED means nothing was stored and the caller answers 200. */
+ * and room checks, and queues its notifications (with PUSH, the body's push
+ * value, may be NULL) in the same transaction. MSG NULL runs the checks only
+ * (STORE_VALID when all pass). STORE_MUTED means nothing was stored and the
+ * caller answers 200. */
 __attribute__((warn_unused_result))
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
                                      bool is_secret, const struct message_spec *msg,
-                                     const char *req_id);
+                                     struct json_object *push, const char *req_id);
 
 /* Creates SPEC's room when missing and appends MSG from "$$". */
 __attribute__((warn_unused_result))

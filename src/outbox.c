@@ -1,0 +1,381 @@
+/* outbox: delivery of the transactional outbox.
+ *
+ * One thread, one PostgreSQL connection that LISTENs on chat_outbox, one
+ * libcurl multi handle. The thread sleeps in curl_multi_poll on the
+ * transfers and the LISTEN socket together, with a timeout that ends when
+ * the next retry is due, so an idle server sends no query at all. A NOTIFY
+ * (sent at the commit of a message) wakes it within milliseconds. Rows are
+ * claimed with SKIP LOCKED and leased, so several servers share the outbox
+ * without sending a notification twice in the normal case; a server killed
+ * mid-delivery leaves leases that expire, and the rows are sent again. */
+#include "outbox.h"
+
+#include "log.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* How long a claimed row stays invisible to other dispatchers beyond the
+ * delivery timeout. */
+#define OUTBOX_LEASE_MARGIN_MS 5000
+#define OUTBOX_RECONNECT_MS 1000
+#define OUTBOX_IDLE_WAIT_MS 300000
+#define OUTBOX_STOP_GRACE_MS 3000
+
+struct delivery {
+    CURL *easy;
+    long slot;           /* index in outbox.slots */
+    char id[24];
+    long attempts;
+    char *body;
+    char error[CURL_ERROR_SIZE];
+};
+
+struct outbox {
+    struct outbox_settings s;
+    pthread_t thread;
+    atomic_bool stopping;
+    CURLM *multi;
+    struct curl_slist *headers;
+    PGconn *pg;
+    long in_flight;
+    struct delivery **slots;   /* in flight, s.concurrency entries */
+    bool more_due;         /* the last claim was full: claim again soon */
+    int64_t due_at_ms;     /* monotonic time of the next due row; <0 none */
+};
+
+static int64_t outbox_now_ms(void);
+static bool outbox_connect(struct outbox *ob);
+static void outbox_disconnect(struct outbox *ob);
+static PGresult *outbox_query(struct outbox *ob, const char *name, int n, const char *const *params);
+static bool outbox_drain_notifies(struct outbox *ob);
+static char *outbox_body(struct outbox *ob, const char *to, const char *type, const char *data,
+                         const char *push);
+static void outbox_claim(struct outbox *ob);
+static void outbox_refresh_due(struct outbox *ob);
+static void outbox_start_delivery(struct outbox *ob, PGresult *res, int row);
+static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code);
+static void outbox_collect(struct outbox *ob);
+static void outbox_release(struct outbox *ob, struct delivery *d);
+static size_t outbox_discard(char *data, size_t size, size_t n, void *ud);
+static void *outbox_main(void *arg);
+
+static int64_t outbox_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long outbox_backoff_ms(long attempts, long base_ms, long max_ms)
+{
+    long delay = base_ms;
+    for (long i = 1; i < attempts && delay < max_ms; i++)
+        delay *= 2;
+    return delay < max_ms ? delay : max_ms;
+}
+
+static bool outbox_connect(struct outbox *ob)
+{
+    ob->pg = db_connect(&ob->s.db);
+    if (!ob->pg)
+        return false;
+    PGresult *r = PQexec(ob->pg, "LISTEN chat_outbox");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && db_prepare_all(ob->pg);
+    PQclear(r);
+    if (!ok) {
+        log_warn("outbox: cannot LISTEN or prepare; retrying");
+        outbox_disconnect(ob);
+        return false;
+    }
+    /* Rows may have been queued while we were away. */
+    ob->more_due = true;
+    return true;
+}
+
+static void outbox_disconnect(struct outbox *ob)
+{
+    if (ob->pg)
+        PQfinish(ob->pg);
+    ob->pg = NULL;
+}
+
+/* Runs a prepared query; NULL (connection dropped, logged) on failure. */
+static PGresult *outbox_query(struct outbox *ob, const char *name, int n, const char *const *params)
+{
+    if (!ob->pg)
+        return NULL;
+    PGresult *r = PQexecPrepared(ob->pg, name, n, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return r;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("outbox: query %s failed: %s", name, msg);
+    PQclear(r);
+    outbox_disconnect(ob);
+    return NULL;
+}
+
+/* True when a NOTIFY arrived. Drops the connection when it broke. */
+static bool outbox_drain_notifies(struct outbox *ob)
+{
+    if (!ob->pg)
+        return false;
+    if (!PQconsumeInput(ob->pg)) {
+        log_warn("outbox: lost the PostgreSQL connection");
+        outbox_disconnect(ob);
+        return false;
+    }
+    bool woke = false;
+    PGnotify *n;
+    while ((n = PQnotifies(ob->pg)) != NULL) {
+        woke = true;
+        PQfreemem(n);
+    }
+    return woke;
+}
+
+/* The notification as the notifications service takes it. */
+static char *outbox_body(struct outbox *ob, const char *to, const char *type, const char *data,
+                         const char *push)
+{
+    struct json_object *body = json_object_new_object();
+    json_object_object_add(body, "from", json_object_new_string("chat/v1"));
+    json_object_object_add(body, "to", json_object_new_string(to));
+    json_object_object_add(body, "type", json_object_new_string(type));
+    json_object_object_add(body, "secret", json_object_new_string(ob->s.api_secret));
+    json_object_object_add(body, "data", json_tokener_parse(data));
+    if (push)
+        json_object_object_add(body, "push", json_tokener_parse(push));
+    char *text = strdup(json_object_to_json_string_ext(
+        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(body);
+    return text;
+}
+
+static size_t outbox_discard(char *data, size_t size, size_t n, void *ud)
+{
+    (void)data;
+    (void)ud;
+    return size * n;
+}
+
+static void outbox_start_delivery(struct outbox *ob, PGresult *res, int row)
+{
+    long slot = 0;
+    while (slot < ob->s.concurrency && ob->slots[slot])
+        slot++;
+    struct delivery *d = slot < ob->s.concurrency ? calloc(1, sizeof *d) : NULL;
+    CURL *easy = d ? curl_easy_init() : NULL;
+    if (easy)
+        d->body = outbox_body(ob, PQgetvalue(res, row, 1), PQgetvalue(res, row, 2),
+                              PQgetvalue(res, row, 3),
+                              PQgetisnull(res, row, 4) ? NULL : PQgetvalue(res, row, 4));
+    if (!d || !easy || !d->body) {
+        /* Out of memory: the lease expires and the row is tried again. */
+        curl_easy_cleanup(easy);
+        free(d);
+        return;
+    }
+    d->easy = easy;
+    d->slot = slot;
+    snprintf(d->id, sizeof d->id, "%s", PQgetvalue(res, row, 0));
+    d->attempts = strtol(PQgetvalue(res, row, 5), NULL, 10);
+    curl_easy_setopt(easy, CURLOPT_URL, ob->s.url);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, ob->headers);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, d->body);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ob->s.timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, ob->s.timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, outbox_discard);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, d->error);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, d);
+    curl_multi_add_handle(ob->multi, easy);
+    ob->slots[slot] = d;
+    ob->in_flight++;
+}
+
+static void outbox_release(struct outbox *ob, struct delivery *d)
+{
+    curl_multi_remove_handle(ob->multi, d->easy);
+    curl_easy_cleanup(d->easy);
+    ob->slots[d->slot] = NULL;
+    ob->in_flight--;
+    free(d->body);
+    free(d);
+}
+
+static void outbox_claim(struct outbox *ob)
+{
+    long want = ob->s.concurrency - ob->in_flight;
+    if (want <= 0 || !ob->pg)
+        return;
+    char limit[24], lease[24];
+    snprintf(limit, sizeof limit, "%ld", want);
+    snprintf(lease, sizeof lease, "%ld", ob->s.timeout_ms + OUTBOX_LEASE_MARGIN_MS);
+    const char *params[] = { limit, lease };
+    PGresult *res = outbox_query(ob, "outbox_claim", 2, params);
+    if (!res)
+        return;
+    int n = PQntuples(res);
+    for (int i = 0; i < n && PQnfields(res) == 6; i++)
+        outbox_start_delivery(ob, res, i);
+    PQclear(res);
+    ob->more_due = n == want;
+    if (!ob->more_due)
+        outbox_refresh_due(ob);
+}
+
+/* Sets when the next row falls due (a retry, or a lease that expires). */
+static void outbox_refresh_due(struct outbox *ob)
+{
+    PGresult *res = outbox_query(ob, "outbox_next_due", 0, NULL);
+    ob->due_at_ms = -1;
+    if (!res)
+        return;
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+        long long in_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        ob->due_at_ms = outbox_now_ms() + (in_ms > 0 ? in_ms : 0);
+    }
+    PQclear(res);
+}
+
+static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
+{
+    struct delivery *d = NULL;
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&d);
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (code == CURLE_OK && status >= 200 && status < 300) {
+        const char *params[] = { d->id };
+        PGresult *res = outbox_query(ob, "outbox_delivered", 1, params);
+        PQclear(res);
+    } else {
+        char error[CURL_ERROR_SIZE + 64];
+        if (code != CURLE_OK)
+            snprintf(error, sizeof error, "%s", d->error[0] ? d->error : curl_easy_strerror(code));
+        else
+            snprintf(error, sizeof error, "HTTP %ld", status);
+        bool give_up = d->attempts >= ob->s.max_attempts;
+        long delay = outbox_backoff_ms(d->attempts, ob->s.backoff_base_ms, ob->s.backoff_max_ms);
+        uint16_t jitter = 0;
+        if (getrandom(&jitter, sizeof jitter, 0) == (ssize_t)sizeof jitter)
+            delay += (long)(jitter % (delay / 10 + 1));
+        char delay_text[24];
+        snprintf(delay_text, sizeof delay_text, "%ld", delay);
+        const char *params[] = { d->id, delay_text, error, give_up ? "t" : "f" };
+        PGresult *res = outbox_query(ob, "outbox_retry", 4, params);
+        PQclear(res);
+        log_emit(give_up ? LOG_ERROR : LOG_WARN, NULL, NULL,
+                 "notification %s attempt %ld failed (%s)%s", d->id, d->attempts, error,
+                 give_up ? ": giving up, kept as failed in notification_outbox" : "");
+        int64_t retry_at = outbox_now_ms() + delay;
+        if (!give_up && (ob->due_at_ms < 0 || retry_at < ob->due_at_ms))
+            ob->due_at_ms = retry_at;
+    }
+    outbox_release(ob, d);
+}
+
+static void outbox_collect(struct outbox *ob)
+{
+    int running = 0, left = 0;
+    curl_multi_perform(ob->multi, &running);
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(ob->multi, &left)) != NULL)
+        if (msg->msg == CURLMSG_DONE)
+            outbox_finish(ob, msg->easy_handle, msg->data.result);
+}
+
+static void *outbox_main(void *arg)
+{
+    struct outbox *ob = arg;
+    int64_t stop_deadline = -1;
+    for (;;) {
+        bool stopping = atomic_load(&ob->stopping);
+        if (stopping && stop_deadline < 0)
+            stop_deadline = outbox_now_ms() + OUTBOX_STOP_GRACE_MS;
+        if (stopping && (ob->in_flight == 0 || outbox_now_ms() >= stop_deadline))
+            break;
+        if (!ob->pg && !stopping)
+            outbox_connect(ob);
+        bool woke = outbox_drain_notifies(ob);
+        bool due = ob->due_at_ms >= 0 && outbox_now_ms() >= ob->due_at_ms;
+        if (!stopping && (woke || due || ob->more_due))
+            outbox_claim(ob);
+        outbox_collect(ob);
+
+        int64_t wait = OUTBOX_IDLE_WAIT_MS;
+        if (!ob->pg)
+            wait = OUTBOX_RECONNECT_MS;
+        else if (ob->more_due && ob->in_flight < ob->s.concurrency)
+            wait = 0;
+        else if (ob->due_at_ms >= 0)
+            wait = ob->due_at_ms - outbox_now_ms();
+        if (stopping)
+            wait = 100;
+        if (wait < 0)
+            wait = 0;
+        struct curl_waitfd extra = { .fd = ob->pg ? PQsocket(ob->pg) : -1,
+                                     .events = CURL_WAIT_POLLIN };
+        curl_multi_poll(ob->multi, ob->pg ? &extra : NULL, ob->pg ? 1 : 0, (int)wait, NULL);
+    }
+    /* Whatever is still in flight is abandoned: its lease expires and it is
+     * sent again, by this server's next start or by another one. */
+    for (long i = 0; i < ob->s.concurrency; i++)
+        if (ob->slots[i])
+            outbox_release(ob, ob->slots[i]);
+    outbox_disconnect(ob);
+    return NULL;
+}
+
+struct outbox *outbox_start(const struct outbox_settings *s)
+{
+    struct outbox *ob = calloc(1, sizeof *ob);
+    if (!ob)
+        return NULL;
+    ob->s = *s;
+    ob->due_at_ms = -1;
+    atomic_init(&ob->stopping, false);
+    ob->multi = curl_multi_init();
+    ob->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    ob->slots = calloc((size_t)s->concurrency, sizeof *ob->slots);
+    if (ob->multi) {
+        curl_multi_setopt(ob->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, s->concurrency);
+        curl_multi_setopt(ob->multi, CURLMOPT_MAXCONNECTS, s->concurrency);
+    }
+    if (!ob->multi || !ob->headers || !ob->slots ||
+        pthread_create(&ob->thread, NULL, outbox_main, ob) != 0) {
+        log_error("outbox: cannot start the dispatcher");
+        free(ob->slots);
+        curl_slist_free_all(ob->headers);
+        if (ob->multi)
+            curl_multi_cleanup(ob->multi);
+        free(ob);
+        return NULL;
+    }
+    log_info("outbox: delivering notifications to %s", s->url);
+    return ob;
+}
+
+void outbox_stop(struct outbox *ob)
+{
+    if (!ob)
+        return;
+    atomic_store(&ob->stopping, true);
+    curl_multi_wakeup(ob->multi);
+    pthread_join(ob->thread, NULL);
+    curl_multi_cleanup(ob->multi);
+    curl_slist_free_all(ob->headers);
+    free(ob->slots);
+    free(ob);
+}
