@@ -21,11 +21,17 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
+#include <stdatomic.h>
 
 /* Past this many bytes over the limit, the connection is closed. */
 #define HTTP_MAX_DISCARDED_BYTES (64u << 20)
 
+/* How long SIGTERM waits for requests under way. */
+#define HTTP_STOP_GRACE_MS 5000
+
 struct http_server {
+    atomic_int busy;   /* requests begun and not yet completed (answer sent) */
     struct MHD_Daemon *daemon;
     http_handler handler;
     void *app;
@@ -39,6 +45,7 @@ struct http_ctx {
     bool answered;
     unsigned status;
     const char *method;  /* libmicrohttpd's, valid until completion */
+    struct http_server *server;
     const char *route;
     char *log_path;
     struct timespec started;
@@ -191,6 +198,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         clock_gettime(CLOCK_MONOTONIC, &ctx->started);
         http_new_request_id(ctx->req_id);
         ctx->method = method;
+        atomic_fetch_add(&srv->busy, 1);
+        ctx->server = srv;
         ctx->too_large = http_declared_too_large(conn, srv->settings.max_body_bytes);
         *con_cls = ctx;
         /* A declared oversize body is refused before it is read: an early
@@ -272,6 +281,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     struct http_ctx *ctx = *con_cls;
     if (!ctx)
         return;
+    atomic_fetch_sub(&ctx->server->busy, 1);
     if (log_enabled(LOG_INFO))
         http_log_request(conn, ctx, toe);
     buf_free(&ctx->body);
@@ -288,7 +298,9 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
     srv->handler = handler;
     srv->app = app;
     srv->settings = *s;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* ITC lets http_stop quiesce the daemon (stop accepting) first. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC;
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)s->port, NULL, NULL, http_access, srv,
         MHD_OPTION_THREAD_POOL_SIZE, s->threads,
@@ -309,6 +321,19 @@ void http_stop(struct http_server *srv)
 {
     if (!srv)
         return;
+    /* Refuse new connections, let the ones with a request under way answer
+     * (bounded), then close everything. */
+    MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    for (int waited_ms = 0; waited_ms < HTTP_STOP_GRACE_MS; waited_ms += 20) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0 || atomic_load(&srv->busy) == 0)
+            break;
+        struct timespec nap = { 0, 20 * 1000000L };
+        nanosleep(&nap, NULL);
+    }
     MHD_stop_daemon(srv->daemon);
     free(srv);
 }
