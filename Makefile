@@ -39,7 +39,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test unit integration deps clean
+.PHONY: all run test unit integration deps clean fuzz
 
 all: $(BUILD)/ganomede-chat
 
@@ -78,6 +78,20 @@ integration: all $(BUILD)/test_integration
 
 deps:
 	scripts/deps.sh
+
+# libFuzzer targets for everything that reads untrusted bytes; each runs
+# FUZZ_SECONDS from its seed corpus in tests/fuzz/corpus/<name>/.
+FUZZ_TARGETS := router body config
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS    := src/text.c src/router.c src/body.c src/room.c src/message.c src/config.c
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -I src -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all $(shell pkg-config --cflags json-c) -o $@ $^ \
+	  $(shell pkg-config --libs json-c) -lm
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	scripts/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 test:
 	scripts/deps.sh
