@@ -39,7 +39,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test unit integration deps clean fuzz
+.PHONY: all run test unit integration deps clean fuzz bench
 
 all: $(BUILD)/ganomede-chat
 
@@ -73,8 +73,10 @@ $(BUILD)/test_integration: $(ITEST_SRCS) $(wildcard tests/integration/*.h)
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# The suite drives the binary of this BUILD (so SANITIZE=1 tests the
+# sanitized server).
 integration: all $(BUILD)/test_integration
-	scripts/test-integration.sh $(BUILD)/test_integration
+	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/test-integration.sh $(BUILD)/test_integration
 
 deps:
 	scripts/deps.sh
@@ -98,6 +100,13 @@ test:
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+
+# Load test with its ceilings: SCALE=full adds 1k/10k/100k rooms and the
+# expiry job under load; DURATION sets the seconds per measurement.
+bench:
+	scripts/deps.sh build db bench
+	$(MAKE) all
+	SCALE=$(SCALE) DURATION=$(DURATION) scripts/bench.sh
 
 run:
 	scripts/deps.sh

@@ -3,8 +3,10 @@
 # removed afterwards whatever happens (pass, failure, Ctrl-C, kill).
 #
 # Usage: scripts/test-integration.sh TEST_BINARY [ARGS...]
-# The test gets DATABASE_URL, CHAT_BIN (the server to start), PG_SCRIPT and
-# PG_DIR (to stop/start the cluster, e.g. to test reconnection).
+# The test gets DATABASE_URL, CHAT_BIN (the server to start; default
+# build/ganomede-chat, an absolute CHAT_BIN from the caller wins, e.g. a
+# sanitizer build), PG_SCRIPT and PG_DIR (to stop/start the cluster, e.g. to
+# test reconnection).
 # TEST_WRAPPER="valgrind --error-exitcode=1 ..." is put in front of the test.
 set -euo pipefail
 
@@ -38,7 +40,7 @@ trap 'on_signal 143' TERM
 "$PG" start "$PG_DIR"
 
 DATABASE_URL=$("$PG" url "$PG_DIR")
-CHAT_BIN=$ROOT/build/ganomede-chat
+CHAT_BIN=${CHAT_BIN:-$ROOT/build/ganomede-chat}
 PG_SCRIPT=$PG
 export DATABASE_URL CHAT_BIN PG_SCRIPT PG_DIR
 
