@@ -49,7 +49,9 @@ static bool body_parse_json(const char *data, size_t len, int max_depth,
     /* The buffer is NUL-terminated: passing the NUL ends a bare number. */
     struct json_object *root = json_tokener_parse_ex(tok, data, (int)len + 1);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
-    bool ok = jerr == json_tokener_success && root && json_tokener_get_parse_end(tok) >= len;
+    /* A JSON null parses to NULL: valid JSON, no object (the routes answer
+     * 400 BadRequest for it). */
+    bool ok = jerr == json_tokener_success && json_tokener_get_parse_end(tok) >= len;
     if (!ok) {
         snprintf(err, errlen, "%s",
                  jerr == json_tokener_success ? "unexpected data after the JSON value"

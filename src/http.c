@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe);
 static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri);
+static void http_mhd_log(void *cls, const char *fmt, va_list ap);
 static void http_log_request(struct MHD_Connection *conn, const struct http_ctx *ctx,
                              enum MHD_RequestTerminationCode toe);
 
@@ -107,6 +109,19 @@ static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
     return end && end != cl && n > max;
 }
 
+/* libmicrohttpd's own messages (clients closing mid-request...) become
+ * log lines like every other, at debug level: they are the client's doing. */
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_emit(LOG_DEBUG, NULL, NULL, "libmicrohttpd: %s", msg);
+}
+
 /* With every URL left raw, the router decides how to decode each segment. */
 static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri)
 {
@@ -120,13 +135,12 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
 {
     char *body = NULL;
     size_t len = 0;
-    const char *type = "application/json";
+    const char *type = resp->json ? "application/json" : resp->text ? "text/plain" : NULL;
     if (resp->json) {
         const char *text = json_object_to_json_string_ext(resp->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         len = strlen(text);
         body = strdup(text);
     } else if (resp->text) {
-        type = "text/plain";
         len = strlen(resp->text);
         body = resp->text;
         resp->text = NULL;
@@ -148,7 +162,7 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
         MHD_create_response_from_buffer_with_free_callback(len, body ? body : strdup(""), free);
     enum MHD_Result ok = MHD_NO;
     if (r) {
-        if (resp->json || resp->text)
+        if (type)
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
         MHD_add_response_header(r, "x-request-id", ctx->req_id);
         if (gzipped) {
@@ -308,6 +322,7 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
         MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
         MHD_OPTION_UNESCAPE_CALLBACK, http_keep_raw, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
         log_error("cannot listen on port %u", s->port);

@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -45,12 +46,13 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud);
 static size_t on_read(char *ptr, size_t size, size_t nmemb, void *ud);
 static void env_set(envv_t *e, const char *kv);
 static void env_free(envv_t *e);
+static void vec_push(envv_t *e, const char *s);
 static void env_base(envv_t *e);
-static int free_port(void);
 static char *read_file(const char *path);
 static void print_log_tail(const char *path);
 static void fail_context(resp_t *r);
-static resp_t *http_vreq(const char *method, const char *body, const char *fmt, va_list ap);
+static resp_t *http_vreq(const char *method, const char *body, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 static bool wait_child(pid_t pid, int timeout_ms, int *status);
 
 server_t *h_srv;
@@ -77,6 +79,24 @@ const char *h_env(const char *name)
 const char *h_logdir(void)
 {
     return logdir;
+}
+
+void h_remove_logdir(void)
+{
+    DIR *d = opendir(logdir);
+    struct dirent *e;
+    char path[512];
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", logdir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(logdir);
 }
 
 bool h_init(void)
@@ -159,6 +179,17 @@ static void env_set(envv_t *e, const char *kv)
     e->v[e->n] = NULL;
 }
 
+/* Appends a copy of s (argv building: posix_spawn wants char *const []). */
+static void vec_push(envv_t *e, const char *s)
+{
+    if (e->n + 2 > e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 16;
+        e->v = realloc(e->v, e->cap * sizeof(char *));
+    }
+    e->v[e->n++] = strdup(s);
+    e->v[e->n] = NULL;
+}
+
 static void env_free(envv_t *e)
 {
     for (size_t i = 0; i < e->n; i++)
@@ -190,7 +221,7 @@ static void env_base(envv_t *e)
 
 /* ---- processes ------------------------------------------------------ */
 
-static int free_port(void)
+int h_free_port(void)
 {
     struct sockaddr_in a;
     socklen_t alen = sizeof a;
@@ -273,13 +304,13 @@ bool server_start(server_t *s, const char *const *overrides)
     envv_t env = { 0 };
     char kv[512];
     posix_spawn_file_actions_t fa;
-    char *argv[] = { (char *)chat_bin, (char *)"serve", NULL };
+    envv_t argv = { 0 };
     int fd;
     bool ok = false;
 
     memset(s, 0, sizeof *s);
     snprintf(s->prefix, sizeof s->prefix, "/chat/v1");
-    s->port = free_port();
+    s->port = h_free_port();
     if (s->port <= 0) {
         print_error("no free port\n");
         return false;
@@ -315,10 +346,13 @@ bool server_start(server_t *s, const char *const *overrides)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, fd, 1);
     posix_spawn_file_actions_adddup2(&fa, fd, 2);
-    int rc = posix_spawn(&s->pid, chat_bin, &fa, NULL, argv, env.v);
+    vec_push(&argv, chat_bin);
+    vec_push(&argv, "serve");
+    int rc = posix_spawn(&s->pid, chat_bin, &fa, NULL, argv.v, env.v);
     posix_spawn_file_actions_destroy(&fa);
     close(fd);
     env_free(&env);
+    env_free(&argv);
     if (rc != 0) {
         print_error("posix_spawn %s: %s\n", chat_bin, strerror(rc));
         s->pid = 0;
@@ -351,20 +385,34 @@ bool server_start(server_t *s, const char *const *overrides)
     return ok;
 }
 
-void server_stop(server_t *s)
+bool server_stop_within(server_t *s, int ms, double *seconds)
 {
     int st = 0;
+    bool in_time = true;
+    double t0 = now_s();
 
+    if (seconds)
+        *seconds = 0;
     if (!s || s->pid <= 0)
-        return;
+        return true;
     kill(s->pid, SIGTERM);
-    if (!wait_child(s->pid, 5000, &st)) {
-        print_error("server %d ignored SIGTERM for 5 s; SIGKILL\n", (int)s->pid);
+    if (!wait_child(s->pid, ms, &st)) {
+        in_time = false;
         kill(s->pid, SIGKILL);
         waitpid(s->pid, &st, 0);
     }
+    if (seconds)
+        *seconds = now_s() - t0;
     s->exit_status = st;
     s->pid = 0;
+    return in_time;
+}
+
+void server_stop(server_t *s)
+{
+    if (s && s->pid > 0 && !server_stop_within(s, 10000, NULL))
+        print_error("server on port %d ignored SIGTERM for 10 s; killed (log: %s)\n",
+                    s->port, s->log_path);
 }
 
 server_t *server_new(const char *const *overrides)
@@ -450,6 +498,13 @@ int std_teardown(void **state)
     return 0;
 }
 
+void h_kill_all_now(void)
+{
+    for (size_t i = 0; i < MAX_LIVE; i++)
+        if (live[i] && live[i]->pid > 0)
+            kill(live[i]->pid, SIGKILL);
+}
+
 void h_stop_all(void)
 {
     for (size_t i = 0; i < MAX_LIVE; i++)
@@ -470,19 +525,16 @@ int std_setup(void **state)
 int run_chat(const char *const *args, const char *const *overrides,
              int timeout_s, char **out, char **err)
 {
-    envv_t env = { 0 };
-    char *argv[16];
-    size_t argc = 0;
+    envv_t env = { 0 }, argv = { 0 };
     char out_path[320], err_path[320];
     posix_spawn_file_actions_t fa;
     pid_t pid;
     int st = 0, rc, result = -1;
     static int n_runs;
 
-    argv[argc++] = (char *)chat_bin;
-    for (size_t i = 0; args && args[i] && argc < 15; i++)
-        argv[argc++] = (char *)args[i];
-    argv[argc] = NULL;
+    vec_push(&argv, chat_bin);
+    for (size_t i = 0; args && args[i]; i++)
+        vec_push(&argv, args[i]);
 
     env_base(&env);
     for (size_t i = 0; overrides && overrides[i]; i++)
@@ -495,19 +547,20 @@ int run_chat(const char *const *args, const char *const *overrides,
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    rc = posix_spawn(&pid, chat_bin, &fa, NULL, argv, env.v);
+    rc = posix_spawn(&pid, chat_bin, &fa, NULL, argv.v, env.v);
     posix_spawn_file_actions_destroy(&fa);
     env_free(&env);
     if (rc != 0) {
         print_error("posix_spawn %s: %s\n", chat_bin, strerror(rc));
     } else if (!wait_child(pid, timeout_s * 1000, &st)) {
         print_error("%s %s still running after %d s; killed\n", chat_bin,
-                    argc > 1 ? argv[1] : "", timeout_s);
+                    argv.n > 1 ? argv.v[1] : "", timeout_s);
         kill(pid, SIGKILL);
         waitpid(pid, &st, 0);
     } else if (WIFEXITED(st)) {
         result = WEXITSTATUS(st);
     }
+    env_free(&argv);
     if (out)
         *out = read_file(out_path);
     if (err)
@@ -515,10 +568,38 @@ int run_chat(const char *const *args, const char *const *overrides,
     return result;
 }
 
+int h_stalled_upload(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a;
+    char req[512];
+
+    if (fd < 0)
+        fail_msg("socket: %s", strerror(errno));
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        fail_msg("connect to port %d: %s", port, strerror(errno));
+    int n = snprintf(req, sizeof req,
+                     "POST /chat/v1/auth/%s/rooms HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+                     "{\"type\":\"t\",", IT_SECRET);
+    if (write(fd, req, (size_t)n) != n)
+        fail_msg("write: %s", strerror(errno));
+    return fd;
+}
+
+void h_abort_upload(int port)
+{
+    close(h_stalled_upload(port));
+}
+
 int run_pg_script(const char *verb)
 {
     const char *script = h_env("PG_SCRIPT"), *dir = h_env("PG_DIR");
-    char *argv[] = { (char *)script, (char *)verb, (char *)dir, NULL };
+    envv_t argv = { 0 };
     char log_path[320];
     posix_spawn_file_actions_t fa;
     pid_t pid;
@@ -531,8 +612,12 @@ int run_pg_script(const char *verb)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
+    vec_push(&argv, script);
+    vec_push(&argv, verb);
+    vec_push(&argv, dir);
+    rc = posix_spawn(&pid, script, &fa, NULL, argv.v, environ);
     posix_spawn_file_actions_destroy(&fa);
+    env_free(&argv);
     if (rc != 0)
         return -1;
     if (!wait_child(pid, 90000, &st)) {
@@ -814,8 +899,16 @@ static void fail_context(resp_t *r)
                     r->error[0] ? "  curl: " : "", r->error,
                     (int)(r->len > 2000 ? 2000 : r->len), r->body);
     }
-    if (h_srv)
+    if (h_srv) {
         print_error("  server log: %s\n", h_srv->log_path);
+        if (h_srv->pid > 0 && !server_alive(h_srv)) {
+            int st = h_srv->exit_status;
+            if (WIFSIGNALED(st))
+                print_error("  the server is gone: killed by signal %d\n", WTERMSIG(st));
+            else
+                print_error("  the server is gone: exited with status %d\n", WEXITSTATUS(st));
+        }
+    }
 }
 
 void h_assert_status(resp_t *r, long status, const char *file, int line)
@@ -837,6 +930,19 @@ void h_assert_header(resp_t *r, const char *name, const char *file, int line)
         _fail(file, line);
     }
     free(v);
+}
+
+void h_assert_content_type(resp_t *r, const char *prefix, const char *file, int line)
+{
+    char *ct = resp_header(r, "Content-Type");
+    if (!ct || strncasecmp(ct, prefix, strlen(prefix)) != 0) {
+        print_error("%s:%d: Content-Type is %s, want %s\n  headers:\n%s\n", file, line,
+                    ct ? ct : "(none)", prefix, r->headers);
+        free(ct);
+        fail_context(r);
+        _fail(file, line);
+    }
+    free(ct);
 }
 
 void h_assert_error(resp_t *r, long status, const char *code, const char *message,

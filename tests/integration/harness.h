@@ -80,6 +80,8 @@ bool h_init(void);
 void h_cleanup(void);
 const char *h_env(const char *name);  /* getenv, or NULL when unset/empty */
 const char *h_logdir(void);
+/* Removes the log folder and its files (after a clean run). */
+void h_remove_logdir(void);
 
 /* ---- servers -------------------------------------------------------- */
 
@@ -92,8 +94,11 @@ extern server_t *h_srv;
  * GET <prefix>/ping/ready answers 200 (10 s). false on failure, with the log
  * tail printed. */
 bool server_start(server_t *s, const char *const *overrides);
-/* SIGTERM, wait up to 5 s, then SIGKILL. Safe on a stopped server. */
+/* SIGTERM, wait up to 10 s, then SIGKILL. Safe on a stopped server. */
 void server_stop(server_t *s);
+/* SIGTERM, wait up to ms; true when it exited by then (status in
+ * s->exit_status), else SIGKILL and false. *seconds: time to exit. */
+bool server_stop_within(server_t *s, int ms, double *seconds);
 /* Heap-allocated server started with the overrides; NULL on failure. */
 server_t *server_new(const char *const *overrides);
 void server_free(server_t *s);   /* stops and frees; NULL ok */
@@ -119,6 +124,11 @@ server_t *scoped_server(const char *const *overrides);
 #define OVERRIDES(...) ((const char *const[]){__VA_ARGS__, NULL})
 /* Stops every server still running (called at exit). */
 void h_stop_all(void);
+/* SIGKILLs every server still running; async-signal-safe (signal handlers). */
+void h_kill_all_now(void);
+
+/* A port that was free a moment ago (bind to 0, read back, close). */
+int h_free_port(void);
 
 /* Runs CHAT_BIN with args (NULL-terminated) and the environment
  * DATABASE_URL + PATH + overrides; waits up to timeout_s, kills after.
@@ -126,6 +136,12 @@ void h_stop_all(void);
  * (may be NULL to ignore). */
 int run_chat(const char *const *args, const char *const *overrides,
              int timeout_s, char **out, char **err);
+/* Raw connection that sends a POST promising 500 body bytes, sends a few,
+ * and hangs up (h_abort_upload) or stays connected (h_stalled_upload,
+ * returns the socket; caller closes). */
+void h_abort_upload(int port);
+int h_stalled_upload(int port);
+
 /* Runs `$PG_SCRIPT <verb> $PG_DIR`; returns its exit code. */
 int run_pg_script(const char *verb);
 
@@ -161,6 +177,7 @@ void h_assert_empty_ok(resp_t *r, const char *file, int line);
 void h_assert_json_str(json_object *o, const char *key, const char *want,
                        const char *file, int line);
 void h_assert_header(resp_t *r, const char *name, const char *file, int line);
+void h_assert_content_type(resp_t *r, const char *prefix, const char *file, int line);
 /* Room JSON: id, type, users (n names, in order), and exactly the keys
  * id, type, users, messages; returns the messages array (borrowed). */
 json_object *h_assert_room(resp_t *r, const char *id, const char *type,
@@ -177,6 +194,8 @@ void h_assert_msg(json_object *m, const char *ts_json, const char *from,
 #define assert_empty_ok(r) h_assert_empty_ok((r), __FILE__, __LINE__)
 #define assert_json_str(o, k, v) h_assert_json_str((o), (k), (v), __FILE__, __LINE__)
 #define assert_header(r, n) h_assert_header((r), (n), __FILE__, __LINE__)
+/* Content-Type starts with prefix (case-insensitive), e.g. "text/plain". */
+#define assert_content_type(r, p) h_assert_content_type((r), (p), __FILE__, __LINE__)
 #define USERS(...) (const char *const[]){__VA_ARGS__}, \
     (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 #define assert_room(r, id, type, users_macro, nmsg) \

@@ -169,7 +169,7 @@ static void test_message_body_not_an_object_is_400(void **state)
 {
     (void)state;
     api_create_room(ROOM_BODY);
-    static const char *const bodies[] = { "[]", "\"x\"", "5", "true",
+    static const char *const bodies[] = { "[]", "\"x\"", "5", "true", "null",
                                           "[{\"timestamp\":1,\"type\":\"t\",\"message\":\"m\"}]",
                                           NULL };
     check_bad_message_bodies(bodies, NULL);
@@ -415,7 +415,7 @@ typedef struct writer {
     int index;
     pthread_barrier_t *barrier;
     long status;
-    char error[256];
+    char error[512];
 } writer_t;
 
 static void *writer_main(void *arg)
@@ -430,7 +430,7 @@ static void *writer_main(void *arg)
     pthread_barrier_wait(w->barrier);
     resp_t *r = http_do(&q);
     w->status = r->status;
-    snprintf(w->error, sizeof w->error, "%s %.200s", r->error, r->body);
+    snprintf(w->error, sizeof w->error, "%.250s %.200s", r->error, r->body);
     resp_free(r);
     return NULL;
 }

@@ -15,6 +15,7 @@ int run_expiry_tests(void);
 int run_badinput_tests(void);
 int run_notify_tests(void);
 int run_logs_tests(void);
+int run_shutdown_tests(void);
 int run_outage_tests(void);
 
 #endif

@@ -1,0 +1,114 @@
+/*
+ * Integration suite entry point: migrates the throwaway database, then runs
+ * the cmocka groups in order (the outage group last: it restarts
+ * PostgreSQL).
+ *
+ * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
+ * Groups: config routes auth messages trim policies expiry badinput notify
+ *         logs shutdown outage. The pattern uses cmocka's wildcards (* and ?).
+ * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
+ * clean run unless IT_KEEP_LOGS is set.
+ */
+#include "harness.h"
+#include "tests.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct {
+    const char *name;
+    int (*run)(void);
+} GROUPS[] = {
+    { "config", run_config_tests },
+    { "routes", run_routes_tests },
+    { "auth", run_auth_tests },
+    { "messages", run_messages_tests },
+    { "trim", run_trim_tests },
+    { "policies", run_policies_tests },
+    { "expiry", run_expiry_tests },
+    { "badinput", run_badinput_tests },
+    { "notify", run_notify_tests },
+    { "logs", run_logs_tests },
+    { "shutdown", run_shutdown_tests },
+    { "outage", run_outage_tests },
+};
+
+static bool selected(const char *list, const char *name)
+{
+    if (!list)
+        return true;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        p += len + (end ? 1 : 0);
+    }
+    return false;
+}
+
+static void on_signal(int sig)
+{
+    h_kill_all_now();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int main(int argc, char **argv)
+{
+    const char *groups = NULL;
+    int opt, failed = 0;
+
+    while ((opt = getopt(argc, argv, "g:t:h")) != -1) {
+        switch (opt) {
+        case 'g':
+            groups = optarg;
+            break;
+        case 't':
+            cmocka_set_test_filter(optarg);
+            break;
+        default:
+            fprintf(stderr, "usage: %s [-g group[,group...]] [-t test-pattern]\n", argv[0]);
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+    if (!h_init())
+        return 1;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+
+    char *out = NULL, *err = NULL;
+    int rc = run_chat((const char *const[]){ "migrate", NULL }, NULL, 60, &out, &err);
+    if (rc != 0) {
+        fprintf(stderr, "integration tests: `%s migrate` exited %d\nstdout:\n%s\nstderr:\n%s\n",
+                getenv("CHAT_BIN"), rc, out, err);
+        free(out);
+        free(err);
+        h_cleanup();
+        return 1;
+    }
+    free(out);
+    free(err);
+
+    for (size_t i = 0; i < sizeof GROUPS / sizeof GROUPS[0]; i++)
+        if (selected(groups, GROUPS[i].name))
+            failed += GROUPS[i].run();
+
+    h_cleanup();
+    if (failed) {
+        fprintf(stderr, "integration tests: %d failed; server logs in %s\n", failed, h_logdir());
+        return 1;
+    }
+    if (h_env("IT_KEEP_LOGS")) {
+        fprintf(stderr, "integration tests: all passed; server logs in %s\n", h_logdir());
+        return 0;
+    }
+    h_remove_logdir();
+    fprintf(stderr, "integration tests: all passed\n");
+    return 0;
+}
