@@ -71,12 +71,24 @@ $(BUILD)/test_integration: $(ITEST_SRCS) $(wildcard tests/integration/*.h)
 	  -o $@ $(ITEST_SRCS) $(CMOCKA_LIBS) $(shell pkg-config --libs libcurl libpq json-c) $(LDLIBS)
 
 unit: $(UNIT_BINS)
+	@rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@if [ -n "$$(ls -A $(SAN_DIR))" ]; then echo "sanitizer reports:"; cat $(SAN_DIR)/*; exit 1; fi
 
 # The suite drives the binary of this BUILD (so SANITIZE=1 tests the
 # sanitized server).
+# With SANITIZE=1 every report of every process (servers the suite starts
+# included) goes to $(BUILD)/sanitizer/, and any report fails the run.
+SAN_DIR := $(abspath $(BUILD))/sanitizer
+ifeq ($(SANITIZE),1)
+export ASAN_OPTIONS  := log_path=$(SAN_DIR)/asan:detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS := log_path=$(SAN_DIR)/ubsan:print_stacktrace=1:halt_on_error=1
+endif
+
 integration: all $(BUILD)/test_integration
+	@rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
 	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/test-integration.sh $(BUILD)/test_integration
+	@if [ -n "$$(ls -A $(SAN_DIR))" ]; then echo "sanitizer reports:"; cat $(SAN_DIR)/*; exit 1; fi
 
 deps:
 	scripts/deps.sh
