@@ -33,15 +33,16 @@ CREATE TABLE messages (
     PRIMARY KEY (room_id, seq)
 );
 
--- Shared with the other ganomede services (the authdb of the original).
-CREATE TABLE auth_tokens (
+-- Shared with the other ganomede services (the authdb of the original):
+-- another service may have created it first.
+CREATE TABLE IF NOT EXISTS auth_tokens (
     token       text PRIMARY KEY,
     username    text NOT NULL,
     expires_at  timestamptz
 );
 
 -- Shared with the usermeta service: $banned, $chatdisabled, $muted, $blocked.
-CREATE TABLE usermeta (
+CREATE TABLE IF NOT EXISTS usermeta (
     username  text NOT NULL,
     key       text NOT NULL,
     value     text,

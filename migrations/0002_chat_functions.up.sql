@@ -199,11 +199,16 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     v_deleted integer;
 BEGIN
+    -- The lock the servers' in-process job takes: one runner at a time.
+    IF NOT pg_try_advisory_lock(7462630402) THEN
+        RETURN;
+    END IF;
     LOOP
         v_deleted := chat_expire_batch(p_batch_size);
         COMMIT;
         EXIT WHEN v_deleted < p_batch_size;
     END LOOP;
+    PERFORM pg_advisory_unlock(7462630402);
 END;
 $fn$;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static bool body_is_form(const char *content_type);
+static bool body_numbers_are_json(struct json_object *o);
 static bool body_parse_json(const char *data, size_t len, int max_depth,
                             struct json_object **out, char *err, size_t errlen);
 static bool body_parse_form(const char *data, size_t len, struct json_object **out,
@@ -52,16 +53,47 @@ static bool body_parse_json(const char *data, size_t len, int max_depth,
     /* A JSON null parses to NULL: valid JSON, no object (the routes answer
      * 400 BadRequest for it). */
     bool ok = jerr == json_tokener_success && json_tokener_get_parse_end(tok) >= len;
-    if (!ok) {
+    if (ok && !body_numbers_are_json(root)) {
+        snprintf(err, errlen, "numbers must be finite JSON numbers");
+        ok = false;
+    } else if (!ok) {
         snprintf(err, errlen, "%s",
                  jerr == json_tokener_success ? "unexpected data after the JSON value"
                                               : json_tokener_error_desc(jerr));
+    }
+    if (!ok) {
         json_object_put(root);
         root = NULL;
     }
     json_tokener_free(tok);
     *out = root;
     return ok;
+}
+
+/* json-c also reads NaN, Infinity, "1." and "-.5": none is JSON, and they
+ * would come back out (in a push value, say) as invalid JSON. Recursion is
+ * bounded by the tokener's depth limit. */
+static bool body_numbers_are_json(struct json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_double:
+        return text_is_json_number(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (!body_numbers_are_json(json_object_array_get_idx(o, i)))
+                return false;
+        return true;
+    case json_type_object: {
+        json_object_object_foreach(o, key, val) {
+            (void)key;
+            if (!body_numbers_are_json(val))
+                return false;
+        }
+        return true;
+    }
+    default:
+        return true;
+    }
 }
 
 static char *body_form_decode(const char *in, size_t len, size_t *out_len)

@@ -54,6 +54,7 @@ struct http_ctx {
 };
 
 static void http_new_request_id(char *out);
+static bool http_take_request_id(struct MHD_Connection *conn, char *out);
 static bool http_declared_too_large(struct MHD_Connection *conn, size_t max);
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
                                  struct http_response *resp);
@@ -96,6 +97,22 @@ static void http_new_request_id(char *out)
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
              b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
              b[15]);
+}
+
+/* A caller's own request id (restify honoured "request-id" and
+ * "x-request-id") is kept when it is short and plain, so one id follows a
+ * request across services. */
+static bool http_take_request_id(struct MHD_Connection *conn, char *out)
+{
+    const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-request-id");
+    if (!id)
+        id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "request-id");
+    size_t len = id ? strlen(id) : 0;
+    if (len == 0 || len > HTTP_REQUEST_ID_LEN ||
+        strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != len)
+        return false;
+    memcpy(out, id, len + 1);
+    return true;
 }
 
 static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
@@ -210,7 +227,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             return MHD_NO;
         buf_init(&ctx->body, srv->settings.max_body_bytes);
         clock_gettime(CLOCK_MONOTONIC, &ctx->started);
-        http_new_request_id(ctx->req_id);
+        if (!http_take_request_id(conn, ctx->req_id))
+            http_new_request_id(ctx->req_id);
         ctx->method = method;
         atomic_fetch_add(&srv->busy, 1);
         ctx->server = srv;

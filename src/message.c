@@ -2,6 +2,7 @@
 #include "message.h"
 
 #include "body.h"
+#include "text.h"
 
 #include <json-c/json.h>
 #include <limits.h>
@@ -15,33 +16,7 @@ static bool message_read_timestamp(struct json_object *v, struct message_spec *o
 
 bool message_is_number_text(const char *s)
 {
-    const char *p = s;
-    if (*p == '-')
-        p++;
-    if (*p == '0')
-        p++;
-    else if (*p >= '1' && *p <= '9')
-        while (*p >= '0' && *p <= '9')
-            p++;
-    else
-        return false;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    return *p == '\0' && isfinite(strtod(s, NULL));
+    return text_is_json_number(s);
 }
 
 static bool message_read_timestamp(struct json_object *v, struct message_spec *out)
@@ -65,10 +40,11 @@ static bool message_read_timestamp(struct json_object *v, struct message_spec *o
         break;
     }
     case json_type_double:
-        /* A parsed double serializes as the exact text the client sent. */
-        if (!isfinite(json_object_get_double(v)))
-            return false;
+        /* A parsed double serializes as the exact text the client sent;
+         * json-c also takes "1." or "-.5", which are not JSON. */
         text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text_is_json_number(text))
+            return false;
         break;
     default:
         return false;

@@ -26,8 +26,11 @@
 /* How long a claimed row stays invisible to other dispatchers beyond the
  * delivery timeout. */
 #define OUTBOX_LEASE_MARGIN_MS 5000
-#define OUTBOX_RECONNECT_MS 1000
-#define OUTBOX_IDLE_WAIT_MS 300000
+#define OUTBOX_RECONNECT_MIN_MS 1000
+#define OUTBOX_RECONNECT_MAX_MS 30000
+/* An idle dispatcher still looks once a minute, for rows whose lease a
+ * crashed peer left behind (nobody NOTIFYs for those). */
+#define OUTBOX_IDLE_WAIT_MS 60000
 #define OUTBOX_STOP_GRACE_MS 3000
 
 struct delivery {
@@ -50,6 +53,8 @@ struct outbox {
     struct delivery **slots;   /* in flight, s.concurrency entries */
     bool more_due;         /* the last claim was full: claim again soon */
     int64_t due_at_ms;     /* monotonic time of the next due row; <0 none */
+    int64_t reconnect_ms;  /* wait before the next connection attempt */
+    int64_t last_claim_ms;
 };
 
 static int64_t outbox_now_ms(void);
@@ -224,6 +229,7 @@ static void outbox_claim(struct outbox *ob)
     snprintf(limit, sizeof limit, "%ld", want);
     snprintf(lease, sizeof lease, "%ld", ob->s.timeout_ms + OUTBOX_LEASE_MARGIN_MS);
     const char *params[] = { limit, lease };
+    ob->last_claim_ms = outbox_now_ms();
     PGresult *res = outbox_query(ob, "outbox_claim", 2, params);
     if (!res)
         return;
@@ -271,6 +277,8 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
         uint16_t jitter = 0;
         if (getrandom(&jitter, sizeof jitter, 0) == (ssize_t)sizeof jitter)
             delay += (long)(jitter % (delay / 10 + 1));
+        if (delay > ob->s.backoff_max_ms)
+            delay = ob->s.backoff_max_ms;
         char delay_text[24];
         snprintf(delay_text, sizeof delay_text, "%ld", delay);
         const char *params[] = { d->id, delay_text, error, give_up ? "t" : "f" };
@@ -306,17 +314,23 @@ static void *outbox_main(void *arg)
             stop_deadline = outbox_now_ms() + OUTBOX_STOP_GRACE_MS;
         if (stopping && (ob->in_flight == 0 || outbox_now_ms() >= stop_deadline))
             break;
-        if (!ob->pg && !stopping)
-            outbox_connect(ob);
+        if (!ob->pg && !stopping) {
+            if (outbox_connect(ob)) {
+                ob->reconnect_ms = OUTBOX_RECONNECT_MIN_MS;
+            } else if (ob->reconnect_ms < OUTBOX_RECONNECT_MAX_MS) {
+                ob->reconnect_ms *= 2;
+            }
+        }
         bool woke = outbox_drain_notifies(ob);
+        bool sweep = outbox_now_ms() - ob->last_claim_ms >= OUTBOX_IDLE_WAIT_MS;
         bool due = ob->due_at_ms >= 0 && outbox_now_ms() >= ob->due_at_ms;
-        if (!stopping && (woke || due || ob->more_due))
+        if (!stopping && (woke || due || sweep || ob->more_due))
             outbox_claim(ob);
         outbox_collect(ob);
 
         int64_t wait = OUTBOX_IDLE_WAIT_MS;
         if (!ob->pg)
-            wait = OUTBOX_RECONNECT_MS;
+            wait = ob->reconnect_ms;
         else if (ob->more_due && ob->in_flight < ob->s.concurrency)
             wait = 0;
         else if (ob->due_at_ms >= 0)
@@ -345,6 +359,7 @@ struct outbox *outbox_start(const struct outbox_settings *s)
         return NULL;
     ob->s = *s;
     ob->due_at_ms = -1;
+    ob->reconnect_ms = OUTBOX_RECONNECT_MIN_MS;
     atomic_init(&ob->stopping, false);
     ob->multi = curl_multi_init();
     ob->headers = curl_slist_append(NULL, "Content-Type: application/json");

@@ -3,6 +3,7 @@
 
 #include "text.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,7 +155,10 @@ char *router_redact_path(const char *path, const char *secret)
 {
     static const char REDACTED[] = "[redacted]";
     size_t cap = strlen(path) + 1;
-    /* Worst case every one-byte segment grows to "[redacted]". */
+    /* Bytes that are not printable, clean UTF-8 are written %XX, so the
+     * copy is safe in JSON and logs. Worst case every one-byte segment
+     * grows to "[redacted]". */
+    bool clean = text_is_clean_utf8(path, cap - 1);
     char *out = malloc(cap * sizeof REDACTED);
     if (!out)
         return NULL;
@@ -173,8 +177,13 @@ char *router_redact_path(const char *path, const char *secret)
             memcpy(out + o, REDACTED, sizeof REDACTED - 1);
             o += sizeof REDACTED - 1;
         } else {
-            memcpy(out + o, p, len);
-            o += len;
+            for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)p[i];
+                if (c < 0x20 || c == 0x7f || (!clean && c >= 0x80))
+                    o += (size_t)snprintf(out + o, 4, "%%%02X", c);
+                else
+                    out[o++] = (char)c;
+            }
         }
         after_auth = len == 4 && memcmp(p, "auth", 4) == 0;
         p += len;

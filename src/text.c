@@ -1,6 +1,7 @@
 /* text: UTF-8 validation, percent-decoding, constant-time comparison. */
 #include "text.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,3 +103,35 @@ bool text_secret_prefix(const char *given, const char *secret)
         diff |= (unsigned char)((unsigned char)given[i] ^ (unsigned char)secret[i]);
     return diff == 0 && slen > 0;
 }
+
+bool text_is_json_number(const char *s)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0' && isfinite(strtod(s, NULL));
+}
+

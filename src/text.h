@@ -25,4 +25,8 @@ bool text_secret_equal(const char *given, const char *secret);
  * least as long as SECRET. */
 bool text_secret_prefix(const char *given, const char *secret);
 
+/* True when S is a decimal number in JSON's own syntax ("-1.5e3"; not
+ * "1.", ".5", "01", "0x10", "NaN" or "Infinity") and finite as a double. */
+bool text_is_json_number(const char *s);
+
 #endif

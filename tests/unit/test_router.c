@@ -119,6 +119,10 @@ static void test_redaction(void **state)
     p = router_redact_path("/a/b", "");
     assert_string_equal(p, "/a/b");
     free(p);
+    /* Bytes unsafe in JSON or logs come out percent-encoded. */
+    p = router_redact_path("/x\xff/\x01y", "");
+    assert_string_equal(p, "/x%FF/%01y");
+    free(p);
 }
 
 static void test_other_prefix(void **state)

@@ -29,6 +29,13 @@ static void test_json_bodies(void **state)
     assert_false(body_parse(NULL, "{} x", 4, 32, &o, err, sizeof err));
     assert_false(body_parse(NULL, "{\"a\":\"\xff\"}", 9, 32, &o, err, sizeof err));
     assert_false(body_parse(NULL, "[[[[[1]]]]]", 11, 4, &o, err, sizeof err));
+    /* json-c reads these; they are not JSON and must not come back out. */
+    const char *not_json[] = { "{\"timestamp\":NaN}", "{\"push\":[Infinity]}", "{\"t\":1e999}",
+                               "{\"t\":1.}", "{\"t\":-.5}" };
+    for (size_t i = 0; i < sizeof not_json / sizeof not_json[0]; i++)
+        assert_false(body_parse(NULL, not_json[i], strlen(not_json[i]), 32, &o, err, sizeof err));
+    assert_true(body_parse(NULL, "null", 4, 32, &o, err, sizeof err));
+    assert_null(o);
     assert_true(body_parse(NULL, "  ", 2, 32, &o, err, sizeof err));
     assert_null(o);
     o = parse("application/json", "\"x\"");
@@ -109,8 +116,6 @@ static void test_message_spec(void **state)
         { "{\"timestamp\":\"abc\",\"type\":\"t\",\"message\":\"m\"}", "bad timestamp" },
         { "{\"timestamp\":\"\",\"type\":\"t\",\"message\":\"m\"}", "bad timestamp" },
         { "{\"timestamp\":true,\"type\":\"t\",\"message\":\"m\"}", "bad timestamp" },
-        { "{\"timestamp\":NaN,\"type\":\"t\",\"message\":\"m\"}", "bad timestamp" },
-        { "{\"timestamp\":1e999,\"type\":\"t\",\"message\":\"m\"}", "bad timestamp" },
         { "{\"timestamp\":1,\"message\":\"m\"}", "bad type" },
         { "{\"timestamp\":1,\"type\":\"\",\"message\":\"m\"}", "bad type" },
         { "{\"timestamp\":1,\"type\":\"t\",\"message\":5}", "bad message" },
