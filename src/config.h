@@ -34,6 +34,10 @@ struct config {
     long outbox_max_attempts;
     long outbox_backoff_base_ms;
     long outbox_backoff_max_ms;
+    const char *statsd_host;        /* "" : statsd off */
+    long statsd_port;
+    const char *statsd_prefix;
+    long statsd_sample_percent;
     const char *node_env;
     const char *log_level;
 };

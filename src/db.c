@@ -144,6 +144,14 @@ void db_pool_free(struct db_pool *pool)
     free(pool);
 }
 
+void db_pool_stats(struct db_pool *pool, long *size, long *in_use)
+{
+    pthread_mutex_lock(&pool->lock);
+    *size = (long)pool->settings.size;
+    *in_use = (long)(pool->settings.size - pool->nfree);
+    pthread_mutex_unlock(&pool->lock);
+}
+
 static struct db_conn *db_acquire(struct db_pool *pool)
 {
     struct timespec deadline;

@@ -43,6 +43,9 @@ enum db_status db_exec(struct db_pool *pool, const char *name, int nparams,
                        const char *const *params, bool retry_safe, PGresult **res,
                        const char *req_id);
 
+/* How many connections the pool has, and how many serve a request now. */
+void db_pool_stats(struct db_pool *pool, long *size, long *in_use);
+
 /* Opens one plain connection (no prepared queries), for migrations and
  * checks. Returns NULL (logged) when PostgreSQL cannot be reached. Caller
  * PQfinish-es it. */

@@ -6,8 +6,11 @@
 #include "body.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
+#include "migrate.h"
 #include "room.h"
 #include "router.h"
+#include "statsd.h"
 #include "version.h"
 
 #include <json-c/json.h>
@@ -36,6 +39,10 @@ static bool handlers_room_has_user(struct json_object *room, const char *usernam
 static bool handlers_users_exclude(struct json_object *body, const char *username);
 static void handlers_ping(const struct route_match *m, struct http_response *resp);
 static void handlers_about(struct handlers_app *app, struct http_response *resp);
+static void handlers_metrics(struct handlers_app *app, const struct http_request *req,
+                             struct http_response *resp);
+static void handlers_health(struct handlers_app *app, const struct http_request *req,
+                            struct http_response *resp);
 static void handlers_create_room(struct handlers_app *app, const struct http_request *req,
                                  const struct route_match *m, struct http_response *resp);
 static void handlers_get_room(struct handlers_app *app, const struct http_request *req,
@@ -196,6 +203,61 @@ static void handlers_about(struct handlers_app *app, struct http_response *resp)
     resp->status = 200;
 }
 
+static void handlers_metrics(struct handlers_app *app, const struct http_request *req,
+                             struct http_response *resp)
+{
+    struct metrics_gauges g = { .outbox_pending = -1, .outbox_failed = -1 };
+    db_pool_stats(app->store->pool, &g.pool_size, &g.pool_in_use);
+    if (store_outbox_stats(app->store, &g.outbox_pending, &g.outbox_failed, req->req_id) !=
+        STORE_OK)
+        g.outbox_pending = g.outbox_failed = -1;
+    resp->text = metrics_render(&g);
+    if (!resp->text) {
+        handlers_fail(resp, STORE_ERROR);
+        return;
+    }
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp->status = 200;
+}
+
+/* 200 when PostgreSQL answers and the schema is the one this binary needs. */
+static void handlers_health(struct handlers_app *app, const struct http_request *req,
+                            struct http_response *resp)
+{
+    long version = 0, latest = migrate_latest_version();
+    enum store_result r = store_schema_version(app->store, &version, req->req_id);
+    if (r != STORE_OK) {
+        http_response_error(resp, 503, "ServiceUnavailable", "database unavailable");
+        return;
+    }
+    if (version < latest) {
+        http_response_error(resp, 503, "ServiceUnavailable", "database schema is behind");
+        return;
+    }
+    struct json_object *health = json_object_new_object();
+    json_object_object_add(health, "status", json_object_new_string("ok"));
+    json_object_object_add(health, "schemaVersion", json_object_new_int64(version));
+    resp->json = health;
+    resp->status = 200;
+}
+
+void handlers_observe(void *appv, int route_id, unsigned status, const char *method,
+                      double seconds)
+{
+    struct handlers_app *app = appv;
+    metrics_observe_request((enum route)route_id, status, seconds);
+    if (!app->statsd)
+        return;
+    char name[128], key[192];
+    router_restify_name((enum route)route_id, method ? method : "", app->cfg->route_prefix, name,
+                        sizeof name);
+    if (route_id == ROUTE_NONE)
+        snprintf(key, sizeof key, "invalid_route.status.%u", status);
+    else
+        snprintf(key, sizeof key, "route.%s.status.%u", name, status);
+    statsd_increment(app->statsd, key);
+}
+
 /* Order as the original: token, ban, membership in body.users, body. */
 static void handlers_create_room(struct handlers_app *app, const struct http_request *req,
                                  const struct route_match *m, struct http_response *resp)
@@ -335,6 +397,7 @@ void handlers_dispatch(void *appv, const struct http_request *req, struct http_r
         return;
     }
     resp->route = router_route_name(m.route);
+    resp->route_id = (int)m.route;
     char msg[256];
     if (m.route == ROUTE_NONE) {
         snprintf(msg, sizeof msg, "%.200s does not exist", resp->log_path ? resp->log_path : "");
@@ -350,6 +413,8 @@ void handlers_dispatch(void *appv, const struct http_request *req, struct http_r
         case ROUTE_GET_ROOM: handlers_get_room(app, req, &m, resp); break;
         case ROUTE_POST_MESSAGE: handlers_post_message(app, req, &m, resp); break;
         case ROUTE_SYSTEM_MESSAGE: handlers_system_message(app, req, &m, resp); break;
+        case ROUTE_METRICS: handlers_metrics(app, req, resp); break;
+        case ROUTE_HEALTH: handlers_health(app, req, resp); break;
         case ROUTE_NONE: break;
         }
     }

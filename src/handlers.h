@@ -7,9 +7,12 @@
 #include "http.h"
 #include "store.h"
 
+struct statsd;
+
 struct handlers_app {
     const struct config *cfg;   /* borrowed */
     struct store *store;        /* borrowed */
+    struct statsd *statsd;      /* borrowed; NULL: statsd off */
     char start_date[40];        /* ISO-8601, for /about */
     char hostname[256];
 };
@@ -19,5 +22,9 @@ void handlers_app_init(struct handlers_app *app, const struct config *cfg, struc
 
 /* The http_handler: routes REQ and fills RESP. APP is a handlers_app. */
 void handlers_dispatch(void *app, const struct http_request *req, struct http_response *resp);
+
+/* The http_observer: counts the request in the metrics and in statsd. */
+void handlers_observe(void *app, int route_id, unsigned status, const char *method,
+                      double seconds);
 
 #endif

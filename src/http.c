@@ -48,6 +48,7 @@ struct http_ctx {
     const char *method;  /* libmicrohttpd's, valid until completion */
     struct http_server *server;
     const char *route;
+    int route_id;
     char *log_path;
     struct timespec started;
     char req_id[HTTP_REQUEST_ID_LEN + 1];
@@ -68,7 +69,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri);
 static void http_mhd_log(void *cls, const char *fmt, va_list ap);
 static void http_log_request(struct MHD_Connection *conn, const struct http_ctx *ctx,
-                             enum MHD_RequestTerminationCode toe);
+                             enum MHD_RequestTerminationCode toe, double ms);
 
 void http_response_error(struct http_response *resp, unsigned status, const char *code,
                          const char *message)
@@ -152,7 +153,10 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
 {
     char *body = NULL;
     size_t len = 0;
-    const char *type = resp->json ? "application/json" : resp->text ? "text/plain" : NULL;
+    const char *type = resp->content_type ? resp->content_type
+                       : resp->json       ? "application/json"
+                       : resp->text       ? "text/plain"
+                                          : NULL;
     if (resp->json) {
         const char *text = json_object_to_json_string_ext(resp->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         len = strlen(text);
@@ -194,6 +198,7 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
     ctx->answered = true;
     ctx->status = resp->status;
     ctx->route = resp->route;
+    ctx->route_id = resp->route_id;
     ctx->log_path = resp->log_path;
     resp->log_path = NULL;
     json_object_put(resp->json);
@@ -273,12 +278,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 }
 
 static void http_log_request(struct MHD_Connection *conn, const struct http_ctx *ctx,
-                             enum MHD_RequestTerminationCode toe)
+                             enum MHD_RequestTerminationCode toe, double ms)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double ms = (double)(now.tv_sec - ctx->started.tv_sec) * 1e3 +
-                (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e6;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char addr[64] = "";
@@ -309,13 +310,19 @@ static void http_log_request(struct MHD_Connection *conn, const struct http_ctx 
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    struct http_server *srv = cls;
     struct http_ctx *ctx = *con_cls;
     if (!ctx)
         return;
     atomic_fetch_sub(&ctx->server->busy, 1);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - ctx->started.tv_sec) * 1e3 +
+                (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e6;
+    if (ctx->answered && srv->settings.observe)
+        srv->settings.observe(srv->app, ctx->route_id, ctx->status, ctx->method, ms / 1e3);
     if (log_enabled(LOG_INFO))
-        http_log_request(conn, ctx, toe);
+        http_log_request(conn, ctx, toe, ms);
     buf_free(&ctx->body);
     free(ctx->log_path);
     free(ctx);

@@ -26,7 +26,9 @@ struct http_response {
     unsigned status;
     struct json_object *json;  /* owned: serialized as the body when set */
     char *text;                /* owned: a text/plain body when json is NULL */
+    const char *content_type;  /* overrides the default of json or text */
     const char *route;         /* static name for the request log */
+    int route_id;              /* the handler's own id, handed to the observer */
     char *log_path;            /* owned: the path with tokens redacted */
 };
 
@@ -37,7 +39,13 @@ void http_response_error(struct http_response *resp, unsigned status, const char
 typedef void (*http_handler)(void *app, const struct http_request *req,
                              struct http_response *resp);
 
+/* Called once per answered request, at completion, with the route id the
+ * handler set, the status, the method and the seconds taken. */
+typedef void (*http_observer)(void *app, int route_id, unsigned status, const char *method,
+                              double seconds);
+
 struct http_settings {
+    http_observer observe;     /* may be NULL */
     unsigned port;
     unsigned threads;
     unsigned connection_timeout_seconds;

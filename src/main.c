@@ -8,6 +8,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "outbox.h"
+#include "statsd.h"
 #include "store.h"
 #include "version.h"
 
@@ -150,6 +151,7 @@ static int main_serve(const struct config *cfg)
         .backoff_max_ms = cfg->outbox_backoff_max_ms,
     };
     struct outbox *ob = NULL;
+    struct statsd *sd = NULL;
     struct handlers_app app;
     struct expiry_job *job = NULL;
     struct http_server *srv = NULL;
@@ -157,7 +159,10 @@ static int main_serve(const struct config *cfg)
     if (!pool || (cfg->expiry_interval_seconds && !expiry_pool))
         goto out;
     handlers_app_init(&app, cfg, &st);
+    app.statsd = sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
+                                  cfg->statsd_sample_percent);
     struct http_settings hs = {
+        .observe = handlers_observe,
         .port = (unsigned)cfg->port,
         .threads = (unsigned)cfg->http_threads,
         .connection_timeout_seconds = (unsigned)cfg->http_connection_timeout_seconds,
@@ -191,6 +196,7 @@ out:
     expiry_stop(job);
     db_pool_free(expiry_pool);
     db_pool_free(pool);
+    statsd_close(sd);
     return rc;
 }
 

@@ -11,6 +11,7 @@
 #include "outbox.h"
 
 #include "log.h"
+#include "metrics.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -208,6 +209,7 @@ static void outbox_start_delivery(struct outbox *ob, PGresult *res, int row)
     curl_multi_add_handle(ob->multi, easy);
     ob->slots[slot] = d;
     ob->in_flight++;
+    metrics_set_outbox_in_flight(ob->in_flight);
 }
 
 static void outbox_release(struct outbox *ob, struct delivery *d)
@@ -216,6 +218,7 @@ static void outbox_release(struct outbox *ob, struct delivery *d)
     curl_easy_cleanup(d->easy);
     ob->slots[d->slot] = NULL;
     ob->in_flight--;
+    metrics_set_outbox_in_flight(ob->in_flight);
     free(d->body);
     free(d);
 }
@@ -266,6 +269,7 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
         const char *params[] = { d->id };
         PGresult *res = outbox_query(ob, "outbox_delivered", 1, params);
         PQclear(res);
+        metrics_count_delivered();
     } else {
         char error[CURL_ERROR_SIZE + 64];
         if (code != CURLE_OK)
@@ -284,6 +288,10 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
         const char *params[] = { d->id, delay_text, error, give_up ? "t" : "f" };
         PGresult *res = outbox_query(ob, "outbox_retry", 4, params);
         PQclear(res);
+        if (give_up)
+            metrics_count_given_up();
+        else
+            metrics_count_retry();
         log_emit(give_up ? LOG_ERROR : LOG_WARN, NULL, NULL,
                  "notification %s attempt %ld failed (%s)%s", d->id, d->attempts, error,
                  give_up ? ": giving up, kept as failed in notification_outbox" : "");

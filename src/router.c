@@ -70,7 +70,10 @@ static bool router_method_allowed(enum route r, const char *method)
     switch (r) {
     case ROUTE_ABOUT:
     case ROUTE_GET_ROOM:
+    case ROUTE_METRICS:
         return strcmp(method, "GET") == 0;
+    case ROUTE_HEALTH:
+        return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     case ROUTE_PING:
         return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     case ROUTE_CREATE_ROOM:
@@ -104,6 +107,10 @@ bool router_match(const char *method, const char *path, const char *prefix,
         size_t k = n - np;
         if (k == 1 && router_seg_is(&s[0], "about")) {
             out->route = ROUTE_ABOUT;
+        } else if (k == 1 && router_seg_is(&s[0], "metrics")) {
+            out->route = ROUTE_METRICS;
+        } else if (k == 1 && router_seg_is(&s[0], "health")) {
+            out->route = ROUTE_HEALTH;
         } else if (k == 2 && router_seg_is(&s[0], "ping")) {
             out->route = ROUTE_PING;
         } else if (k >= 3 && router_seg_is(&s[0], "auth")) {
@@ -116,8 +123,10 @@ bool router_match(const char *method, const char *path, const char *prefix,
             else if (k == 5 && router_seg_is(&s[2], "rooms") && router_seg_is(&s[4], "messages"))
                 out->route = ROUTE_POST_MESSAGE;
         }
-        if (out->route != ROUTE_NONE && out->route != ROUTE_ABOUT &&
-            !router_take_param(&s[1], &out->token, &out->token_present))
+        bool has_token = out->route == ROUTE_PING || out->route == ROUTE_CREATE_ROOM ||
+                         out->route == ROUTE_GET_ROOM || out->route == ROUTE_POST_MESSAGE ||
+                         out->route == ROUTE_SYSTEM_MESSAGE;
+        if (has_token && !router_take_param(&s[1], &out->token, &out->token_present))
             return false;
         if ((out->route == ROUTE_GET_ROOM || out->route == ROUTE_POST_MESSAGE) &&
             !router_take_param(&s[3], &out->room_id, &out->room_present)) {
@@ -146,9 +155,44 @@ const char *router_route_name(enum route r)
     case ROUTE_GET_ROOM: return "get_room";
     case ROUTE_POST_MESSAGE: return "post_message";
     case ROUTE_SYSTEM_MESSAGE: return "system_message";
+    case ROUTE_METRICS: return "metrics";
+    case ROUTE_HEALTH: return "health";
     case ROUTE_NONE: break;
     }
     return "not_found";
+}
+
+void router_restify_name(enum route r, const char *method, const char *prefix, char *out,
+                         size_t outlen)
+{
+    const char *pattern = NULL;
+    switch (r) {
+    case ROUTE_ABOUT: pattern = "about"; break;
+    case ROUTE_PING: pattern = "ping/:token"; break;
+    case ROUTE_CREATE_ROOM: pattern = "auth/:authToken/rooms"; break;
+    case ROUTE_GET_ROOM: pattern = "auth/:authToken/rooms/:roomId"; break;
+    case ROUTE_POST_MESSAGE: pattern = "auth/:authToken/rooms/:roomId/messages"; break;
+    case ROUTE_SYSTEM_MESSAGE: pattern = "auth/:authToken/system-messages"; break;
+    case ROUTE_METRICS: pattern = "metrics"; break;
+    case ROUTE_HEALTH: pattern = "health"; break;
+    case ROUTE_NONE: break;
+    }
+    if (!pattern || outlen == 0) {
+        snprintf(out, outlen, "%s", "invalid_route");
+        return;
+    }
+    /* restify: lower-case method and path, every non-word character dropped. */
+    char full[256];
+    snprintf(full, sizeof full, "%s%s/%s", method, prefix, pattern);
+    size_t o = 0;
+    for (const char *p = full; *p && o + 1 < outlen; p++) {
+        char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')
+            out[o++] = c;
+    }
+    out[o] = '\0';
 }
 
 char *router_redact_path(const char *path, const char *secret)

@@ -14,6 +14,9 @@ enum route {
     ROUTE_GET_ROOM,
     ROUTE_POST_MESSAGE,
     ROUTE_SYSTEM_MESSAGE,
+    ROUTE_METRICS,         /* Prometheus text */
+    ROUTE_HEALTH,          /* for load balancers */
+    ROUTE_LAST = ROUTE_HEALTH,
 };
 
 struct route_match {
@@ -41,6 +44,12 @@ void router_match_free(struct route_match *m);
 
 /* The route's name for logs and metrics ("get_room"...). Static. */
 const char *router_route_name(enum route r);
+
+/* The route's name as restify derived it (method and path pattern without
+ * punctuation, e.g. "postchatv1authauthtokenrooms"), for the statsd keys
+ * the original service sent. Writes it into OUT. */
+void router_restify_name(enum route r, const char *method, const char *prefix, char *out,
+                         size_t outlen);
 
 /* A copy of PATH safe to log or echo: the segment after "auth", and any
  * segment containing SECRET (when non-empty), become "[redacted]". Caller

@@ -250,3 +250,35 @@ enum store_result store_expire_batch(struct store *st, long batch, long *deleted
     PQclear(res);
     return out;
 }
+
+enum store_result store_schema_version(struct store *st, long *version, const char *req_id)
+{
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "schema_version", 0, NULL, true, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    if (PQntuples(res) == 1 && PQnfields(res) == 1) {
+        *version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        out = STORE_OK;
+    }
+    PQclear(res);
+    return out;
+}
+
+enum store_result store_outbox_stats(struct store *st, long *pending, long *failed,
+                                     const char *req_id)
+{
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "outbox_stats", 0, NULL, true, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    if (PQntuples(res) == 1 && PQnfields(res) == 2) {
+        *pending = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        *failed = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        out = STORE_OK;
+    }
+    PQclear(res);
+    return out;
+}

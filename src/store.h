@@ -69,6 +69,15 @@ __attribute__((warn_unused_result))
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
                                        const struct message_spec *msg, const char *req_id);
 
+/* The newest migration applied, in *VERSION. */
+__attribute__((warn_unused_result))
+enum store_result store_schema_version(struct store *st, long *version, const char *req_id);
+
+/* Notifications waiting, and kept as failed, in the outbox. */
+__attribute__((warn_unused_result))
+enum store_result store_outbox_stats(struct store *st, long *pending, long *failed,
+                                     const char *req_id);
+
 /* Deletes at most BATCH expired rooms; *DELETED says how many. */
 __attribute__((warn_unused_result))
 enum store_result store_expire_batch(struct store *st, long batch, long *deleted,
