@@ -47,6 +47,8 @@ static const struct config_var CONFIG_VARS[] = {
       "an idle or stalled client connection is closed after this" },
     { "HTTP_MAX_CONNECTIONS", CONFIG_INT, FIELD(http_max_connections), "1024", 1, 100000,
       "concurrent client connections" },
+    { "HTTP_REQUEST_TIMEOUT_SECONDS", CONFIG_INT, FIELD(http_request_timeout_seconds), "30", 1, 3600,
+      "a connection that completes no request for this long is closed, however slowly it sends" },
     { "MAX_BODY_BYTES", CONFIG_INT, FIELD(max_body_bytes), "65536", 64, 16777216,
       "larger request bodies get 413, decided while they stream in" },
     { "MAX_USERS_PER_ROOM", CONFIG_INT, FIELD(max_users_per_room), "100", 1, 10000,

@@ -23,6 +23,7 @@ struct config {
     long http_threads;
     long http_connection_timeout_seconds;
     long http_max_connections;
+    long http_request_timeout_seconds;
     long max_body_bytes;
     long max_users_per_room;
     long max_json_depth;

@@ -8,6 +8,7 @@
 #include "http.h"
 
 #include "buf.h"
+#include "guard.h"
 #include "gzip.h"
 #include "log.h"
 
@@ -34,6 +35,7 @@
 struct http_server {
     atomic_int busy;   /* requests begun and not yet completed (answer sent) */
     struct MHD_Daemon *daemon;
+    struct guard *guard;
     http_handler handler;
     void *app;
     struct http_settings settings;
@@ -68,6 +70,9 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
                            enum MHD_RequestTerminationCode toe);
 static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri);
 static void http_mhd_log(void *cls, const char *fmt, va_list ap);
+static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe);
+static struct guard_conn *http_guard_of(struct MHD_Connection *conn);
 static void http_log_request(struct MHD_Connection *conn, const struct http_ctx *ctx,
                              enum MHD_RequestTerminationCode toe, double ms);
 
@@ -125,6 +130,28 @@ static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
     char *end = NULL;
     unsigned long long n = strtoull(cl, &end, 10);
     return end && end != cl && n > max;
+}
+
+/* Every connection is under the guard from its start to its close. */
+static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? guard_open(srv->guard, ci->connect_fd) : NULL;
+    } else {
+        guard_close(srv->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static struct guard_conn *http_guard_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
 }
 
 /* libmicrohttpd's own messages (clients closing mid-request...) become
@@ -273,7 +300,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         .req_id = ctx->req_id,
     };
     struct http_response resp = { .status = 500 };
+    struct guard_conn *gc = http_guard_of(conn);
+    guard_set_busy(srv->guard, gc, true);
     srv->handler(srv->app, &req, &resp);
+    guard_set_busy(srv->guard, gc, false);
     return http_send(conn, ctx, &resp);
 }
 
@@ -315,6 +345,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     if (!ctx)
         return;
     atomic_fetch_sub(&ctx->server->busy, 1);
+    guard_rearm(srv->guard, http_guard_of(conn));
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double ms = (double)(now.tv_sec - ctx->started.tv_sec) * 1e3 +
@@ -337,6 +368,11 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
     srv->handler = handler;
     srv->app = app;
     srv->settings = *s;
+    srv->guard = guard_start(s->request_deadline_ms);
+    if (!srv->guard) {
+        free(srv);
+        return NULL;
+    }
     /* ITC lets http_stop quiesce the daemon (stop accepting) first. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                      MHD_USE_ITC;
@@ -348,9 +384,11 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
         MHD_OPTION_UNESCAPE_CALLBACK, http_keep_raw, srv,
         MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, http_connection, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
         log_error("cannot listen on port %u", s->port);
+        guard_stop(srv->guard);
         free(srv);
         return NULL;
     }
@@ -375,5 +413,6 @@ void http_stop(struct http_server *srv)
         nanosleep(&nap, NULL);
     }
     MHD_stop_daemon(srv->daemon);
+    guard_stop(srv->guard);
     free(srv);
 }

@@ -51,6 +51,7 @@ struct http_settings {
     unsigned connection_timeout_seconds;
     unsigned max_connections;
     size_t max_body_bytes;
+    long request_deadline_ms;  /* a connection must complete a request within this */
 };
 
 /* Starts serving on S->port; HANDLER runs on the worker threads with APP.

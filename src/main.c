@@ -168,6 +168,7 @@ static int main_serve(const struct config *cfg)
         .connection_timeout_seconds = (unsigned)cfg->http_connection_timeout_seconds,
         .max_connections = (unsigned)cfg->http_max_connections,
         .max_body_bytes = (size_t)cfg->max_body_bytes,
+        .request_deadline_ms = cfg->http_request_timeout_seconds * 1000,
     };
     srv = http_start(&hs, handlers_dispatch, &app);
     if (!srv)
