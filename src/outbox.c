@@ -335,6 +335,10 @@ static void *outbox_main(void *arg)
         if (!stopping && (woke || due || sweep || ob->more_due))
             outbox_claim(ob);
         outbox_collect(ob);
+        /* libpq may have read a NOTIFY while one of our queries ran: it then
+         * sits in libpq's queue, not on the socket, and poll() would miss it. */
+        if (outbox_drain_notifies(ob))
+            ob->more_due = true;
 
         int64_t wait = OUTBOX_IDLE_WAIT_MS;
         if (!ob->pg)
