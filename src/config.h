@@ -26,6 +26,9 @@ struct config {
     long http_request_timeout_seconds;
     long max_body_bytes;
     long max_users_per_room;
+    long max_room_type_bytes;
+    long max_username_bytes;
+    long max_message_bytes;
     long max_json_depth;
     const char *notifications_addr; /* "" : notifications off */
     long notifications_port;

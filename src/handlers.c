@@ -57,6 +57,9 @@ void handlers_app_init(struct handlers_app *app, const struct config *cfg, struc
     memset(app, 0, sizeof *app);
     app->cfg = cfg;
     app->store = store;
+    app->limits.max_users = cfg->max_users_per_room;
+    app->limits.max_type_bytes = cfg->max_room_type_bytes;
+    app->limits.max_username_bytes = cfg->max_username_bytes;
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -270,7 +273,7 @@ static void handlers_create_room(struct handlers_app *app, const struct http_req
         !handlers_authenticate(app, req, m->token, &who, resp))
         goto out;
     const char *caller = who.kind == AUTH_SECRET ? NULL : who.username;
-    bool valid = room_spec_parse(body, app->cfg->max_users_per_room, &spec, err, sizeof err);
+    bool valid = room_spec_parse(body, &app->limits, &spec, err, sizeof err);
     bool outsider = caller && (valid ? !room_spec_has_user(&spec, caller)
                                      : handlers_users_exclude(body, caller));
     if (!valid || outsider) {
@@ -334,7 +337,7 @@ static void handlers_post_message(struct handlers_app *app, const struct http_re
     if (!handlers_parse_body(app, req, &body, resp) ||
         !handlers_authenticate(app, req, m->token, &who, resp))
         goto out;
-    const char *bad = message_spec_parse(body, NULL, &msg);
+    const char *bad = message_spec_parse(body, NULL, app->cfg->max_message_bytes, &msg);
     struct json_object *push = NULL;
     if (!bad)
         json_object_object_get_ex(body, "push", &push);
@@ -367,11 +370,11 @@ static void handlers_system_message(struct handlers_app *app, const struct http_
         http_response_error(resp, 401, "Unauthorized", "");
         goto out;
     }
-    if (!room_spec_parse(body, app->cfg->max_users_per_room, &spec, err, sizeof err)) {
+    if (!room_spec_parse(body, &app->limits, &spec, err, sizeof err)) {
         http_response_error(resp, 400, "BadRequest", err);
         goto out;
     }
-    const char *bad = message_spec_parse(body, "event", &msg);
+    const char *bad = message_spec_parse(body, "event", app->cfg->max_message_bytes, &msg);
     if (bad) {
         http_response_error(resp, 400, "BadRequest", bad);
         goto out;

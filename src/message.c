@@ -56,7 +56,7 @@ static bool message_read_timestamp(struct json_object *v, struct message_spec *o
 }
 
 const char *message_spec_parse(struct json_object *body, const char *forced_type,
-                               struct message_spec *out)
+                               long max_message_bytes, struct message_spec *out)
 {
     memset(out, 0, sizeof *out);
     if (!body || !json_object_is_type(body, json_type_object))
@@ -68,7 +68,7 @@ const char *message_spec_parse(struct json_object *body, const char *forced_type
     if (!out->type)
         return "bad type";
     out->message = body_get_string(body, "message");
-    if (!out->message)
+    if (!out->message || strlen(out->message) > (size_t)max_message_bytes)
         return "bad message";
     return NULL;
 }

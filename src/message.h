@@ -19,11 +19,12 @@ struct message_spec {
 };
 
 /* Validates BODY. FORCED_TYPE (may be NULL) replaces the body's type, as
- * system messages are always of type "event". Returns NULL when valid, else
+ * system messages are always of type "event". A message longer than
+ * MAX_MESSAGE_BYTES is a "bad message". Returns NULL when valid, else
  * the 400 message: "bad payload", "bad timestamp", "bad type" or
  * "bad message". OUT borrows from BODY. */
 const char *message_spec_parse(struct json_object *body, const char *forced_type,
-                               struct message_spec *out);
+                               long max_message_bytes, struct message_spec *out);
 
 /* True when S is a decimal number in JSON syntax (what a string timestamp
  * must hold), e.g. "1429084016939" or "-1.5e3". */

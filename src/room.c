@@ -9,11 +9,27 @@
 #include <string.h>
 
 static int room_compare_users(const void *a, const void *b);
+static bool room_name_ok(const char *name, long max_bytes);
 static char *room_build_id(const char *type, const char **users, size_t n);
 
 static int room_compare_users(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Non-empty (checked by body_string_value), short enough, and free of
+ * control characters, which no client displays and logs mangle. */
+static bool room_name_ok(const char *name, long max_bytes)
+{
+    size_t len = strlen(name);
+    if (len > (size_t)max_bytes)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
 }
 
 static char *room_build_id(const char *type, const char **users, size_t n)
@@ -32,8 +48,8 @@ static char *room_build_id(const char *type, const char **users, size_t n)
     return id;
 }
 
-bool room_spec_parse(struct json_object *body, long max_users, struct room_spec *out,
-                     char *err, size_t errlen)
+bool room_spec_parse(struct json_object *body, const struct room_limits *limits,
+                     struct room_spec *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!body || !json_object_is_type(body, json_type_object)) {
@@ -41,9 +57,9 @@ bool room_spec_parse(struct json_object *body, long max_users, struct room_spec 
         return false;
     }
     const char *type = body_get_string(body, "type");
-    if (!type || strlen(type) > ROOM_MAX_TYPE_BYTES) {
-        snprintf(err, errlen, "type must be a non-empty string of at most %d bytes",
-                 ROOM_MAX_TYPE_BYTES);
+    if (!type || !room_name_ok(type, limits->max_type_bytes)) {
+        snprintf(err, errlen, "type must be a non-empty string of at most %ld bytes, without control characters",
+                 limits->max_type_bytes);
         return false;
     }
     struct json_object *users = NULL;
@@ -53,8 +69,8 @@ bool room_spec_parse(struct json_object *body, long max_users, struct room_spec 
         return false;
     }
     size_t n = json_object_array_length(users);
-    if (n > (size_t)max_users) {
-        snprintf(err, errlen, "a room has at most %ld users", max_users);
+    if (n > (size_t)limits->max_users) {
+        snprintf(err, errlen, "a room has at most %ld users", limits->max_users);
         return false;
     }
     const char **names = calloc(n, sizeof *names);
@@ -64,9 +80,9 @@ bool room_spec_parse(struct json_object *body, long max_users, struct room_spec 
     }
     for (size_t i = 0; i < n; i++) {
         names[i] = body_string_value(json_object_array_get_idx(users, i));
-        if (!names[i] || strlen(names[i]) > ROOM_MAX_USERNAME_BYTES) {
-            snprintf(err, errlen, "users must be a non-empty array of non-empty strings of at most %d bytes",
-                     ROOM_MAX_USERNAME_BYTES);
+        if (!names[i] || !room_name_ok(names[i], limits->max_username_bytes)) {
+            snprintf(err, errlen, "users must be a non-empty array of non-empty strings of at most %ld bytes, without control characters",
+                     limits->max_username_bytes);
             free(names);
             return false;
         }

@@ -8,10 +8,16 @@
 
 struct json_object;
 
-#define ROOM_MAX_TYPE_BYTES 200
-#define ROOM_MAX_USERNAME_BYTES 128
 /* PostgreSQL's btree refuses keys past ~2.7 kB: stay well below. */
 #define ROOM_MAX_ID_BYTES 2048
+
+/* What a room body may hold (MAX_USERS_PER_ROOM, MAX_ROOM_TYPE_BYTES,
+ * MAX_USERNAME_BYTES). */
+struct room_limits {
+    long max_users;
+    long max_type_bytes;
+    long max_username_bytes;
+};
 
 struct room_spec {
     const char *type;     /* borrowed from the body */
@@ -21,13 +27,13 @@ struct room_spec {
 };
 
 /* Validates BODY as a room ({"type": non-empty string, "users": non-empty
- * array of distinct non-empty strings, at most MAX_USERS}) and builds its
- * id. Returns false with the reason in ERR (the 400 message) when invalid;
+ * array of distinct non-empty strings}, within LIMITS, no control
+ * characters in names) and builds its id. Returns false with the reason in ERR (the 400 message) when invalid;
  * OUT then needs no freeing. On success free OUT with room_spec_free; it
  * borrows from BODY, which must outlive it. */
 __attribute__((warn_unused_result))
-bool room_spec_parse(struct json_object *body, long max_users, struct room_spec *out,
-                     char *err, size_t errlen);
+bool room_spec_parse(struct json_object *body, const struct room_limits *limits,
+                     struct room_spec *out, char *err, size_t errlen);
 
 void room_spec_free(struct room_spec *spec);
 

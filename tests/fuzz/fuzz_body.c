@@ -25,17 +25,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(body, data + 1, size - 1);
     body[size - 1] = '\0';
     struct json_object *root = NULL;
-    char err[128];
+    char err[256];
+    static const struct room_limits limits = { 100, 200, 128 };
     if (body_parse(type, body, size - 1, 32, &root, err, sizeof err)) {
         struct room_spec spec;
-        if (room_spec_parse(root, 100, &spec, err, sizeof err)) {
+        if (room_spec_parse(root, &limits, &spec, err, sizeof err)) {
             if (!text_is_clean_utf8(spec.id, strlen(spec.id)))
                 abort();
             free(room_spec_users_literal(&spec));
             room_spec_free(&spec);
         }
         struct message_spec msg;
-        if (!message_spec_parse(root, NULL, &msg)) {
+        if (!message_spec_parse(root, NULL, 8192, &msg)) {
             /* A valid timestamp must come back as the same text. */
             struct json_object *ts = message_timestamp_json(msg.ts, msg.ts_is_string);
             if (!msg.ts_is_string &&

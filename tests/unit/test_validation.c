@@ -12,6 +12,9 @@
 #include "message.h"
 #include "room.h"
 
+static const struct room_limits LIMITS = { 100, 200, 128 };
+static const struct room_limits TWO_USERS = { 2, 200, 128 };
+
 static struct json_object *parse(const char *type, const char *text)
 {
     struct json_object *o = NULL;
@@ -67,7 +70,7 @@ static void test_room_spec(void **state)
     struct room_spec spec;
     char err[160];
     struct json_object *o = parse(NULL, "{\"type\":\"g/v1\",\"users\":[\"bob\",\"B\",\"alice\"],\"id\":\"x\"}");
-    assert_true(room_spec_parse(o, 100, &spec, err, sizeof err));
+    assert_true(room_spec_parse(o, &LIMITS, &spec, err, sizeof err));
     assert_string_equal(spec.id, "g/v1/B/alice/bob");
     assert_true(room_spec_has_user(&spec, "alice"));
     assert_false(room_spec_has_user(&spec, "carol"));
@@ -83,10 +86,11 @@ static void test_room_spec(void **state)
         "{\"type\":\"t\",\"users\":\"a\"}", "{\"type\":\"t\",\"users\":[1]}",
         "{\"type\":\"t\",\"users\":[\"\"]}", "{\"type\":\"t\",\"users\":[\"a\",\"a\"]}",
         "{\"type\":\"t\",\"users\":[\"a\\u0000b\"]}", "{\"type\":\"t\",\"users\":[\"a\",\"b\",\"c\"]}",
+        "{\"type\":\"t\\n\",\"users\":[\"a\"]}", "{\"type\":\"t\",\"users\":[\"a\\u0007\"]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         o = parse(NULL, bad[i]);
-        assert_false(room_spec_parse(o, 2, &spec, err, sizeof err));
+        assert_false(room_spec_parse(o, &TWO_USERS, &spec, err, sizeof err));
         json_object_put(o);
     }
 }
@@ -96,17 +100,17 @@ static void test_message_spec(void **state)
     (void)state;
     struct message_spec m;
     struct json_object *o = parse(NULL, "{\"timestamp\":1429084016939,\"type\":\"text\",\"message\":\"hey\",\"push\":{}}");
-    assert_null(message_spec_parse(o, NULL, &m));
+    assert_null(message_spec_parse(o, NULL, 100, &m));
     assert_string_equal(m.ts, "1429084016939");
     assert_false(m.ts_is_string);
     json_object_put(o);
     o = parse(NULL, "{\"timestamp\":\"1429084016939\",\"type\":\"t\",\"message\":\"m\"}");
-    assert_null(message_spec_parse(o, "event", &m));
+    assert_null(message_spec_parse(o, "event", 100, &m));
     assert_true(m.ts_is_string);
     assert_string_equal(m.type, "event");
     json_object_put(o);
     o = parse(NULL, "{\"timestamp\":1.50,\"type\":\"t\",\"message\":\"m\"}");
-    assert_null(message_spec_parse(o, NULL, &m));
+    assert_null(message_spec_parse(o, NULL, 100, &m));
     assert_string_equal(m.ts, "1.50");
     json_object_put(o);
 
@@ -120,10 +124,11 @@ static void test_message_spec(void **state)
         { "{\"timestamp\":1,\"type\":\"\",\"message\":\"m\"}", "bad type" },
         { "{\"timestamp\":1,\"type\":\"t\",\"message\":5}", "bad message" },
         { "{\"timestamp\":1,\"type\":\"t\",\"message\":\"a\\u0000\"}", "bad message" },
+        { "{\"timestamp\":1,\"type\":\"t\",\"message\":\"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789x\"}", "bad message" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         o = parse(NULL, bad[i].body);
-        assert_string_equal(message_spec_parse(o, NULL, &m), bad[i].error);
+        assert_string_equal(message_spec_parse(o, NULL, 100, &m), bad[i].error);
         json_object_put(o);
     }
 }
