@@ -5,6 +5,7 @@
  * before any statement is sent. That makes writes safe without a retry. */
 #include "db.h"
 
+#include "clock.h"
 #include "embedded.h"
 #include "log.h"
 
@@ -113,18 +114,13 @@ struct db_pool *db_pool_new(const struct db_settings *s)
     pool->settings = *s;
     pool->conns = calloc(s->size, sizeof *pool->conns);
     pool->free_stack = calloc(s->size, sizeof *pool->free_stack);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     if (!pool->conns || !pool->free_stack || pthread_mutex_init(&pool->lock, NULL) != 0 ||
-        pthread_cond_init(&pool->available, &attr) != 0) {
-        pthread_condattr_destroy(&attr);
+        clock_cond_init(&pool->available) != 0) {
         free(pool->conns);
         free(pool->free_stack);
         free(pool);
         return NULL;
     }
-    pthread_condattr_destroy(&attr);
     for (size_t i = 0; i < s->size; i++)
         pool->free_stack[i] = s->size - 1 - i;
     pool->nfree = s->size;
@@ -154,14 +150,7 @@ void db_pool_stats(struct db_pool *pool, long *size, long *in_use)
 
 static struct db_conn *db_acquire(struct db_pool *pool)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += pool->settings.wait_ms / 1000;
-    deadline.tv_nsec += (pool->settings.wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = clock_deadline(pool->settings.wait_ms);
     struct db_conn *c = NULL;
     pthread_mutex_lock(&pool->lock);
     while (pool->nfree == 0) {

@@ -1,6 +1,7 @@
 /* expiry: the in-process timer and the one-shot run share expiry_run_once. */
 #include "expiry.h"
 
+#include "clock.h"
 #include "log.h"
 #include "store.h"
 
@@ -62,9 +63,7 @@ static void *expiry_main(void *arg)
     struct expiry_job *job = arg;
     pthread_mutex_lock(&job->lock);
     while (!job->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += job->interval_seconds;
+        struct timespec until = clock_deadline(job->interval_seconds * 1000);
         while (!job->stopping &&
                pthread_cond_timedwait(&job->wake, &job->lock, &until) != ETIMEDOUT)
             ;
@@ -86,12 +85,8 @@ struct expiry_job *expiry_start(struct store *st, long interval_seconds, long ba
     job->st = st;
     job->interval_seconds = interval_seconds;
     job->batch_size = batch_size;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&job->lock, NULL);
-    pthread_cond_init(&job->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init(&job->wake);
     if (pthread_create(&job->thread, NULL, expiry_main, job) != 0) {
         pthread_mutex_destroy(&job->lock);
         pthread_cond_destroy(&job->wake);

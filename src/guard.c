@@ -4,6 +4,7 @@
  * stream and cleans up as for any client that went away. */
 #include "guard.h"
 
+#include "clock.h"
 #include "log.h"
 
 #include <errno.h>
@@ -31,30 +32,16 @@ struct guard {
     struct guard_conn *head;
 };
 
-static int64_t guard_now_ms(void);
 static void *guard_main(void *arg);
-
-static int64_t guard_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *guard_main(void *arg)
 {
     struct guard *g = arg;
     pthread_mutex_lock(&g->lock);
     while (!g->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += GUARD_TICK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = clock_deadline(GUARD_TICK_MS);
         pthread_cond_timedwait(&g->wake, &g->lock, &until);
-        int64_t now = guard_now_ms();
+        int64_t now = clock_now_ms();
         for (struct guard_conn *c = g->head; c; c = c->next) {
             if (c->busy || c->deadline_ms > now)
                 continue;
@@ -74,12 +61,8 @@ struct guard *guard_start(long deadline_ms)
     if (!g)
         return NULL;
     g->deadline_ms = deadline_ms;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&g->lock, NULL);
-    pthread_cond_init(&g->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init(&g->wake);
     if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
         pthread_mutex_destroy(&g->lock);
         pthread_cond_destroy(&g->wake);
@@ -115,7 +98,7 @@ struct guard_conn *guard_open(struct guard *g, int fd)
         return NULL;
     c->fd = fd;
     pthread_mutex_lock(&g->lock);
-    c->deadline_ms = guard_now_ms() + g->deadline_ms;
+    c->deadline_ms = clock_now_ms() + g->deadline_ms;
     c->next = g->head;
     if (g->head)
         g->head->prev = c;
@@ -154,6 +137,6 @@ void guard_rearm(struct guard *g, struct guard_conn *c)
         return;
     pthread_mutex_lock(&g->lock);
     if (c->deadline_ms != INT64_MAX)
-        c->deadline_ms = guard_now_ms() + g->deadline_ms;
+        c->deadline_ms = clock_now_ms() + g->deadline_ms;
     pthread_mutex_unlock(&g->lock);
 }

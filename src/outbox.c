@@ -10,6 +10,7 @@
  * mid-delivery leaves leases that expire, and the rows are sent again. */
 #include "outbox.h"
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -58,7 +59,6 @@ struct outbox {
     int64_t last_claim_ms;
 };
 
-static int64_t outbox_now_ms(void);
 static bool outbox_connect(struct outbox *ob);
 static void outbox_disconnect(struct outbox *ob);
 static PGresult *outbox_query(struct outbox *ob, const char *name, int n, const char *const *params);
@@ -73,13 +73,6 @@ static void outbox_collect(struct outbox *ob);
 static void outbox_release(struct outbox *ob, struct delivery *d);
 static size_t outbox_discard(char *data, size_t size, size_t n, void *ud);
 static void *outbox_main(void *arg);
-
-static int64_t outbox_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 long outbox_backoff_ms(long attempts, long base_ms, long max_ms)
 {
@@ -232,7 +225,7 @@ static void outbox_claim(struct outbox *ob)
     snprintf(limit, sizeof limit, "%ld", want);
     snprintf(lease, sizeof lease, "%ld", ob->s.timeout_ms + OUTBOX_LEASE_MARGIN_MS);
     const char *params[] = { limit, lease };
-    ob->last_claim_ms = outbox_now_ms();
+    ob->last_claim_ms = clock_now_ms();
     PGresult *res = outbox_query(ob, "outbox_claim", 2, params);
     if (!res)
         return;
@@ -254,7 +247,7 @@ static void outbox_refresh_due(struct outbox *ob)
         return;
     if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
         long long in_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        ob->due_at_ms = outbox_now_ms() + (in_ms > 0 ? in_ms : 0);
+        ob->due_at_ms = clock_now_ms() + (in_ms > 0 ? in_ms : 0);
     }
     PQclear(res);
 }
@@ -295,7 +288,7 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
         log_emit(give_up ? LOG_ERROR : LOG_WARN, NULL, NULL,
                  "notification %s attempt %ld failed (%s)%s", d->id, d->attempts, error,
                  give_up ? ": giving up, kept as failed in notification_outbox" : "");
-        int64_t retry_at = outbox_now_ms() + delay;
+        int64_t retry_at = clock_now_ms() + delay;
         if (!give_up && (ob->due_at_ms < 0 || retry_at < ob->due_at_ms))
             ob->due_at_ms = retry_at;
     }
@@ -319,8 +312,8 @@ static void *outbox_main(void *arg)
     for (;;) {
         bool stopping = atomic_load(&ob->stopping);
         if (stopping && stop_deadline < 0)
-            stop_deadline = outbox_now_ms() + OUTBOX_STOP_GRACE_MS;
-        if (stopping && (ob->in_flight == 0 || outbox_now_ms() >= stop_deadline))
+            stop_deadline = clock_now_ms() + OUTBOX_STOP_GRACE_MS;
+        if (stopping && (ob->in_flight == 0 || clock_now_ms() >= stop_deadline))
             break;
         if (!ob->pg && !stopping) {
             if (outbox_connect(ob)) {
@@ -330,8 +323,8 @@ static void *outbox_main(void *arg)
             }
         }
         bool woke = outbox_drain_notifies(ob);
-        bool sweep = outbox_now_ms() - ob->last_claim_ms >= OUTBOX_IDLE_WAIT_MS;
-        bool due = ob->due_at_ms >= 0 && outbox_now_ms() >= ob->due_at_ms;
+        bool sweep = clock_now_ms() - ob->last_claim_ms >= OUTBOX_IDLE_WAIT_MS;
+        bool due = ob->due_at_ms >= 0 && clock_now_ms() >= ob->due_at_ms;
         if (!stopping && (woke || due || sweep || ob->more_due))
             outbox_claim(ob);
         outbox_collect(ob);
@@ -346,7 +339,7 @@ static void *outbox_main(void *arg)
         else if (ob->more_due && ob->in_flight < ob->s.concurrency)
             wait = 0;
         else if (ob->due_at_ms >= 0)
-            wait = ob->due_at_ms - outbox_now_ms();
+            wait = ob->due_at_ms - clock_now_ms();
         if (stopping)
             wait = 100;
         if (wait < 0)

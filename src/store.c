@@ -11,6 +11,9 @@
 #include <string.h>
 
 static enum store_result store_from_db(enum db_status s);
+static enum store_result store_value(struct store *st, const char *name, int nparams,
+                                     const char *const *params, bool retry_safe, char *out,
+                                     size_t outlen, const char *req_id);
 static enum store_result store_from_status(const char *status);
 static struct json_object *store_room_json(const char *id, PGresult *res);
 static char *store_notification_data(const char *room_id, const char *sender,
@@ -19,6 +22,25 @@ static char *store_notification_data(const char *room_id, const char *sender,
 static enum store_result store_from_db(enum db_status s)
 {
     return s == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_ERROR;
+}
+
+/* Runs NAME, whose answer is one row of one column, and copies that value
+ * into OUT (statuses, counts, versions: short). */
+static enum store_result store_value(struct store *st, const char *name, int nparams,
+                                     const char *const *params, bool retry_safe, char *out,
+                                     size_t outlen, const char *req_id)
+{
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, name, nparams, params, retry_safe, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result r = STORE_ERROR;
+    if (PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0)) {
+        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+        r = STORE_OK;
+    }
+    PQclear(res);
+    return r;
 }
 
 /* The text statuses of the chat_* SQL functions. */
@@ -57,16 +79,13 @@ enum store_result store_lookup_token(struct store *st, const char *token, char *
 
 enum store_result store_is_banned(struct store *st, const char *username, const char *req_id)
 {
-    PGresult *res = NULL;
     const char *params[] = { username };
-    enum db_status s = db_exec(st->pool, "is_banned", 1, params, true, &res, req_id);
-    if (s != DB_OK)
-        return store_from_db(s);
-    enum store_result out = STORE_ERROR;
-    if (PQntuples(res) == 1 && PQnfields(res) == 1)
-        out = PQgetvalue(res, 0, 0)[0] == 't' ? STORE_BANNED : STORE_OK;
-    PQclear(res);
-    return out;
+    char banned[8];
+    enum store_result r = store_value(st, "is_banned", 1, params, true, banned, sizeof banned,
+                                      req_id);
+    if (r != STORE_OK)
+        return r;
+    return banned[0] == 't' ? STORE_BANNED : STORE_OK;
 }
 
 /* Rows of get_room.sql: type, users (JSON text), then ts, ts_is_string,
@@ -132,18 +151,13 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
     if (!users)
         return STORE_ERROR;
     const char *params[] = { spec->id, spec->type, users, caller, ttl };
-    PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "create_room", 5, params, false, &res, req_id);
+    char status[16] = "";
+    enum store_result out = store_value(st, "create_room", 5, params, false, status,
+                                        sizeof status, req_id);
     free(users);
-    if (s != DB_OK)
-        return store_from_db(s);
-    enum store_result out = STORE_ERROR;
-    bool created = false;
-    if (PQntuples(res) == 1 && PQnfields(res) == 1) {
-        out = store_from_status(PQgetvalue(res, 0, 0));
-        created = strcmp(PQgetvalue(res, 0, 0), "created") == 0;
-    }
-    PQclear(res);
+    if (out == STORE_OK)
+        out = store_from_status(status);
+    bool created = strcmp(status, "created") == 0;
     if (out != STORE_OK)
         return out;
     if (!created)
@@ -192,16 +206,11 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
         msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
         msg ? msg->type : NULL, msg ? msg->message : NULL, max, ttl, data, push_text,
     };
-    PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "post_message", 12, params, false, &res, req_id);
+    char status[16] = "";
+    enum store_result out = store_value(st, "post_message", 12, params, false, status,
+                                        sizeof status, req_id);
     free(data);
-    if (s != DB_OK)
-        return store_from_db(s);
-    enum store_result out = STORE_ERROR;
-    if (PQntuples(res) == 1 && PQnfields(res) == 1)
-        out = store_from_status(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return out;
+    return out == STORE_OK ? store_from_status(status) : out;
 }
 
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
@@ -218,52 +227,33 @@ enum store_result store_system_message(struct store *st, const struct room_spec 
         spec->id, spec->type, users, msg->ts, msg->ts_is_string ? "t" : "f", msg->message, max, ttl,
         data,
     };
-    PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "system_message", 9, params, false, &res, req_id);
+    char status[16] = "";
+    enum store_result out = store_value(st, "system_message", 9, params, false, status,
+                                        sizeof status, req_id);
     free(users);
     free(data);
-    if (s != DB_OK)
-        return store_from_db(s);
-    enum store_result out = STORE_ERROR;
-    if (PQntuples(res) == 1 && PQnfields(res) == 1)
-        out = store_from_status(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return out;
+    return out == STORE_OK ? store_from_status(status) : out;
 }
 
 enum store_result store_expire_batch(struct store *st, long batch, long *deleted,
                                      const char *req_id)
 {
-    *deleted = 0;
-    char size[24];
+    char size[24], count[24];
     snprintf(size, sizeof size, "%ld", batch);
     const char *params[] = { size };
-    PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "expire_batch", 1, params, false, &res, req_id);
-    if (s != DB_OK)
-        return store_from_db(s);
-    enum store_result out = STORE_ERROR;
-    if (PQntuples(res) == 1 && PQnfields(res) == 1) {
-        *deleted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-        out = STORE_OK;
-    }
-    PQclear(res);
-    return out;
+    enum store_result r = store_value(st, "expire_batch", 1, params, false, count, sizeof count,
+                                      req_id);
+    *deleted = r == STORE_OK ? strtol(count, NULL, 10) : 0;
+    return r;
 }
 
 enum store_result store_schema_version(struct store *st, long *version, const char *req_id)
 {
-    PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "schema_version", 0, NULL, true, &res, req_id);
-    if (s != DB_OK)
-        return store_from_db(s);
-    enum store_result out = STORE_ERROR;
-    if (PQntuples(res) == 1 && PQnfields(res) == 1) {
-        *version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-        out = STORE_OK;
-    }
-    PQclear(res);
-    return out;
+    char text[24];
+    enum store_result r = store_value(st, "schema_version", 0, NULL, true, text, sizeof text,
+                                      req_id);
+    *version = r == STORE_OK ? strtol(text, NULL, 10) : 0;
+    return r;
 }
 
 enum store_result store_outbox_stats(struct store *st, long *pending, long *failed,
