@@ -39,7 +39,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test unit integration deps clean fuzz bench
+.PHONY: all run test unit integration contract deps clean fuzz bench
 
 all: $(BUILD)/ganomede-chat
 
@@ -107,11 +107,17 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	scripts/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# Contract tests: docs/openapi.yaml linted by Redocly and real answers
+# validated against it (npm packages from tests/contract/package-lock.json).
+contract: all
+	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/contract-test.sh
+
 test:
 	scripts/deps.sh
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) contract
 
 # Load test with its ceilings: SCALE=full adds 1k/10k/100k rooms and the
 # expiry job under load; DURATION sets the seconds per measurement.

@@ -244,20 +244,34 @@ static void handlers_health(struct handlers_app *app, const struct http_request 
     resp->status = 200;
 }
 
+/* statsd keys as the original's restify sent them: the route's restify
+ * name, also for a 413 (restify parsed bodies after routing); a wrong method
+ * had no route there ("invalid_route"), and /about was its own route. */
 void handlers_observe(void *appv, int route_id, unsigned status, const char *method,
-                      double seconds)
+                      const char *path, double seconds)
 {
     struct handlers_app *app = appv;
-    metrics_observe_request((enum route)route_id, status, seconds);
+    enum route r = (enum route)route_id;
+    if (route_id < 0) {
+        struct route_match m;
+        r = ROUTE_NONE;
+        if (path && method && router_match(method, path, app->cfg->route_prefix, &m)) {
+            r = m.route;
+            router_match_free(&m);
+        }
+    }
+    metrics_observe_request(r, status, seconds);
     if (!app->statsd)
         return;
     char name[128], key[192];
-    router_restify_name((enum route)route_id, method ? method : "", app->cfg->route_prefix, name,
-                        sizeof name);
-    if (route_id == ROUTE_NONE)
+    if (r == ROUTE_NONE || status == 405)
         snprintf(key, sizeof key, "invalid_route.status.%u", status);
-    else
+    else if (r == ROUTE_ABOUT && path && strcmp(path, "/about") == 0)
+        snprintf(key, sizeof key, "route.getabout.status.%u", status);
+    else {
+        router_restify_name(r, method ? method : "", app->cfg->route_prefix, name, sizeof name);
         snprintf(key, sizeof key, "route.%s.status.%u", name, status);
+    }
     statsd_increment(app->statsd, key);
 }
 

@@ -27,6 +27,6 @@ void handlers_dispatch(void *app, const struct http_request *req, struct http_re
 
 /* The http_observer: counts the request in the metrics and in statsd. */
 void handlers_observe(void *app, int route_id, unsigned status, const char *method,
-                      double seconds);
+                      const char *path, double seconds);
 
 #endif

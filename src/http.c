@@ -48,6 +48,7 @@ struct http_ctx {
     bool answered;
     unsigned status;
     const char *method;  /* libmicrohttpd's, valid until completion */
+    const char *path;    /* likewise */
     struct http_server *server;
     const char *route;
     int route_id;
@@ -242,6 +243,7 @@ static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct h
     struct http_response resp = { 0 };
     http_response_error(&resp, 413, "PayloadTooLarge", msg);
     resp.route = "too_large";
+    resp.route_id = -1;
     return http_send(conn, ctx, &resp);
 }
 
@@ -262,6 +264,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         if (!http_take_request_id(conn, ctx->req_id))
             http_new_request_id(ctx->req_id);
         ctx->method = method;
+        ctx->path = url;
         atomic_fetch_add(&srv->busy, 1);
         ctx->server = srv;
         ctx->too_large = http_declared_too_large(conn, srv->settings.max_body_bytes);
@@ -351,7 +354,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     double ms = (double)(now.tv_sec - ctx->started.tv_sec) * 1e3 +
                 (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e6;
     if (ctx->answered && srv->settings.observe)
-        srv->settings.observe(srv->app, ctx->route_id, ctx->status, ctx->method, ms / 1e3);
+        srv->settings.observe(srv->app, ctx->route_id, ctx->status, ctx->method, ctx->path,
+                              ms / 1e3);
     if (log_enabled(LOG_INFO))
         http_log_request(conn, ctx, toe, ms);
     buf_free(&ctx->body);

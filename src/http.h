@@ -28,7 +28,8 @@ struct http_response {
     char *text;                /* owned: a text/plain body when json is NULL */
     const char *content_type;  /* overrides the default of json or text */
     const char *route;         /* static name for the request log */
-    int route_id;              /* the handler's own id, handed to the observer */
+    int route_id;              /* the handler's own id, handed to the observer;
+                                  -1 when answered before the handler (413) */
     char *log_path;            /* owned: the path with tokens redacted */
 };
 
@@ -40,9 +41,10 @@ typedef void (*http_handler)(void *app, const struct http_request *req,
                              struct http_response *resp);
 
 /* Called once per answered request, at completion, with the route id the
- * handler set, the status, the method and the seconds taken. */
+ * handler set (-1: none ran), the status, the method, the raw path and the
+ * seconds taken. */
 typedef void (*http_observer)(void *app, int route_id, unsigned status, const char *method,
-                              double seconds);
+                              const char *path, double seconds);
 
 struct http_settings {
     http_observer observe;     /* may be NULL */
