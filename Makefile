@@ -39,7 +39,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test unit integration contract deps clean fuzz bench
+.PHONY: all run test unit integration contract deps clean fuzz bench valgrind
 
 all: $(BUILD)/ganomede-chat
 
@@ -104,8 +104,26 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
 	  -fno-sanitize-recover=all $(shell pkg-config --cflags json-c) -o $@ $^ \
 	  $(shell pkg-config --libs json-c) -lm
 
-fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+fuzz:
+	scripts/deps.sh build check
+	$(MAKE) $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	scripts/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The integration suite with every server it starts under valgrind
+# (CHAT_WRAPPER); any error or definite leak in any server fails the run.
+# VALGRIND_ARGS picks groups, e.g. VALGRIND_ARGS="-g routes,messages".
+VG_DIR := $(abspath $(BUILD))/valgrind
+VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+            --error-exitcode=99 --log-file=$(VG_DIR)/server.%p.log
+valgrind:
+	scripts/deps.sh build db check
+	$(MAKE) all $(BUILD)/test_integration
+	@rm -rf $(VG_DIR) && mkdir -p $(VG_DIR)
+	CHAT_WRAPPER="$(VALGRIND)" CHAT_BIN=$(abspath $(BUILD))/ganomede-chat \
+	  scripts/test-integration.sh $(BUILD)/test_integration $(VALGRIND_ARGS)
+	@if grep -l . $(VG_DIR)/*.log >/dev/null 2>&1; then \
+	  echo "valgrind reports:"; grep -H . $(VG_DIR)/*.log | head -100; exit 1; fi
+	@echo "valgrind: no error in $$(ls $(VG_DIR) | wc -l) server runs"
 
 # Contract tests: docs/openapi.yaml linted by Redocly and real answers
 # validated against it (npm packages from tests/contract/package-lock.json).

@@ -6,6 +6,7 @@
 #   build  compiler, libraries and headers for `make` and the unit tests
 #   db     PostgreSQL server (initdb, pg_ctl) and psql for the test/dev cluster
 #   bench  wrk, the HTTP load generator
+#   check  valgrind, and clang with libFuzzer and the sanitizer runtimes
 # Add a group by adding one line to PKG_GROUPS.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ declare -A PKG_GROUPS=(
   [build]="gcc make pkg-config libmicrohttpd-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev"
   [db]="postgresql postgresql-client"
   [bench]="wrk"
+  [check]="valgrind clang libclang-rt-14-dev"
 )
 
 groups=("$@")
