@@ -54,10 +54,16 @@ $fn$;
 -- P_ROOM_ID: one to every other user of the room, except receivers who are
 -- muted, have chat disabled, or blocked the sender; and for each receiver
 -- with chat disabled (and not muted), one 'chat-disabled' to the sender.
--- Then wakes the dispatchers (delivered at commit).
+-- Wakes the dispatchers with a NOTIFY (delivered at commit) only when the
+-- outbox had nothing pending: a NOTIFY holds a database-wide lock through
+-- the commit, which serialized every post (measured: 2,660 instead of 5,740
+-- transactions/s); while rows are pending, the dispatchers are awake anyway,
+-- and the server that wrote the row wakes its own dispatcher in-process.
 CREATE FUNCTION chat_queue_notifications(p_room_id text, p_sender text,
                                          p_data text, p_push text)
 RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_idle boolean := NOT EXISTS (SELECT 1 FROM notification_outbox WHERE failed_at IS NULL);
 BEGIN
     WITH receivers AS (
         SELECT u.username,
@@ -81,7 +87,7 @@ BEGIN
            json_build_object('receiver', r.username)::text, NULL
       FROM receivers r
      WHERE r.disabled AND NOT r.muted AND p_sender <> '$$';
-    IF FOUND THEN
+    IF FOUND AND v_idle THEN
         PERFORM pg_notify('chat_outbox', '');
     END IF;
 END;

@@ -1,2 +1,3 @@
--- outbox_delivered: the notifications service took notification $1.
-DELETE FROM notification_outbox WHERE id = $1;
+-- outbox_delivered: the notifications service took these notifications
+-- ($1, an array of ids): one statement for every delivery of a round.
+DELETE FROM notification_outbox WHERE id = ANY ($1::bigint[]);

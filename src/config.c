@@ -69,7 +69,7 @@ static const struct config_var CONFIG_VARS[] = {
       "http or https" },
     { "NOTIFICATIONS_TIMEOUT_MS", CONFIG_INT, FIELD(notifications_timeout_ms), "10000", 100, 600000,
       "longest wait for the notifications service to answer one notification" },
-    { "OUTBOX_CONCURRENCY", CONFIG_INT, FIELD(outbox_concurrency), "16", 1, 1000,
+    { "OUTBOX_CONCURRENCY", CONFIG_INT, FIELD(outbox_concurrency), "32", 1, 1000,
       "notifications in flight at once, per server" },
     { "OUTBOX_MAX_ATTEMPTS", CONFIG_INT, FIELD(outbox_max_attempts), "12", 1, 1000,
       "delivery attempts before a notification is kept as failed" },

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "message.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "migrate.h"
 #include "room.h"
 #include "router.h"
@@ -358,6 +359,8 @@ static void handlers_post_message(struct handlers_app *app, const struct http_re
     enum store_result r = store_post_message(app->store, m->room_id ? m->room_id : "",
                                              who.username, who.kind == AUTH_SECRET,
                                              bad ? NULL : &msg, push, req->req_id);
+    if (r == STORE_OK)
+        outbox_wake(app->outbox);
     if (r == STORE_VALID)
         http_response_error(resp, 400, "BadRequest", bad);
     else if (r == STORE_OK || r == STORE_MUTED)
@@ -394,8 +397,10 @@ static void handlers_system_message(struct handlers_app *app, const struct http_
         goto out;
     }
     enum store_result r = store_system_message(app->store, &spec, &msg, req->req_id);
-    if (r == STORE_OK)
+    if (r == STORE_OK) {
+        outbox_wake(app->outbox);
         resp->status = 200;
+    }
     else
         handlers_fail(resp, r);
 out:

@@ -177,6 +177,7 @@ static int main_serve(const struct config *cfg)
         ob = outbox_start(&os);
         if (!ob)
             goto out;
+        app.outbox = ob;
     } else {
         log_info("NOTIFICATIONS_PORT_8080_TCP_ADDR is not set: no notifications are queued");
     }

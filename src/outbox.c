@@ -10,6 +10,7 @@
  * mid-delivery leaves leases that expire, and the rows are sent again. */
 #include "outbox.h"
 
+#include "buf.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,6 +58,8 @@ struct outbox {
     int64_t due_at_ms;     /* monotonic time of the next due row; <0 none */
     int64_t reconnect_ms;  /* wait before the next connection attempt */
     int64_t last_claim_ms;
+    struct buf delivered;  /* "{id,id,...": deleted in one statement per round */
+    atomic_bool wake;      /* set by outbox_wake: this server queued rows */
 };
 
 static bool outbox_connect(struct outbox *ob);
@@ -70,6 +73,7 @@ static void outbox_refresh_due(struct outbox *ob);
 static void outbox_start_delivery(struct outbox *ob, PGresult *res, int row);
 static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code);
 static void outbox_collect(struct outbox *ob);
+static void outbox_flush_delivered(struct outbox *ob);
 static void outbox_release(struct outbox *ob, struct delivery *d);
 static size_t outbox_discard(char *data, size_t size, size_t n, void *ud);
 static void *outbox_main(void *arg);
@@ -87,7 +91,9 @@ static bool outbox_connect(struct outbox *ob)
     ob->pg = db_connect(&ob->s.db);
     if (!ob->pg)
         return false;
-    PGresult *r = PQexec(ob->pg, "LISTEN chat_outbox");
+    /* A lost DELETE only means a notification sent twice after a crash (at
+     * least once, as the lease gives anyway): no need to wait for fsync. */
+    PGresult *r = PQexec(ob->pg, "LISTEN chat_outbox; SET synchronous_commit = off");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && db_prepare_all(ob->pg);
     PQclear(r);
     if (!ok) {
@@ -259,9 +265,13 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&d);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (code == CURLE_OK && status >= 200 && status < 300) {
-        const char *params[] = { d->id };
-        PGresult *res = outbox_query(ob, "outbox_delivered", 1, params);
-        PQclear(res);
+        /* If the list cannot grow (out of memory), the row's lease expires
+         * and it is sent again: at least once, as after a crash. */
+        bool listed = buf_append(&ob->delivered, ob->delivered.len ? "," : "{", 1) &&
+                      buf_append(&ob->delivered, d->id, strlen(d->id));
+        if (!listed)
+            log_warn("outbox: notification %s delivered but not recorded; it will be sent again",
+                     d->id);
         metrics_count_delivered();
     } else {
         char error[CURL_ERROR_SIZE + 64];
@@ -295,6 +305,17 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
     outbox_release(ob, d);
 }
 
+static void outbox_flush_delivered(struct outbox *ob)
+{
+    if (ob->delivered.len == 0)
+        return;
+    if (buf_append(&ob->delivered, "}", 1)) {
+        const char *params[] = { ob->delivered.data };
+        PQclear(outbox_query(ob, "outbox_delivered", 1, params));
+    }
+    buf_free(&ob->delivered);
+}
+
 static void outbox_collect(struct outbox *ob)
 {
     int running = 0, left = 0;
@@ -303,6 +324,7 @@ static void outbox_collect(struct outbox *ob)
     while ((msg = curl_multi_info_read(ob->multi, &left)) != NULL)
         if (msg->msg == CURLMSG_DONE)
             outbox_finish(ob, msg->easy_handle, msg->data.result);
+    outbox_flush_delivered(ob);
 }
 
 static void *outbox_main(void *arg)
@@ -322,7 +344,7 @@ static void *outbox_main(void *arg)
                 ob->reconnect_ms *= 2;
             }
         }
-        bool woke = outbox_drain_notifies(ob);
+        bool woke = outbox_drain_notifies(ob) || atomic_exchange(&ob->wake, false);
         bool sweep = clock_now_ms() - ob->last_claim_ms >= OUTBOX_IDLE_WAIT_MS;
         bool due = ob->due_at_ms >= 0 && clock_now_ms() >= ob->due_at_ms;
         if (!stopping && (woke || due || sweep || ob->more_due))
@@ -365,6 +387,8 @@ struct outbox *outbox_start(const struct outbox_settings *s)
     ob->s = *s;
     ob->due_at_ms = -1;
     ob->reconnect_ms = OUTBOX_RECONNECT_MIN_MS;
+    buf_init(&ob->delivered, 1u << 20);
+    atomic_init(&ob->wake, false);
     atomic_init(&ob->stopping, false);
     ob->multi = curl_multi_init();
     ob->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -396,6 +420,15 @@ void outbox_stop(struct outbox *ob)
     pthread_join(ob->thread, NULL);
     curl_multi_cleanup(ob->multi);
     curl_slist_free_all(ob->headers);
+    buf_free(&ob->delivered);
     free(ob->slots);
     free(ob);
+}
+
+void outbox_wake(struct outbox *ob)
+{
+    if (!ob)
+        return;
+    atomic_store(&ob->wake, true);
+    curl_multi_wakeup(ob->multi);
 }

@@ -30,6 +30,10 @@ struct outbox *outbox_start(const struct outbox_settings *s);
  * Deliveries still unfinished are retried later (their lease expires). */
 void outbox_stop(struct outbox *ob);
 
+/* Wakes the dispatcher at once: this server just queued notifications
+ * (cheaper than the NOTIFY that wakes the other servers). OB may be NULL. */
+void outbox_wake(struct outbox *ob);
+
 /* The delay before attempt ATTEMPTS + 1, after ATTEMPTS failed ones:
  * base * 2^(attempts-1), capped; without jitter (the caller adds it). */
 long outbox_backoff_ms(long attempts, long base_ms, long max_ms);
