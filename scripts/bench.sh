@@ -290,6 +290,7 @@ start_server() {
   PORT=$SERVER_PORT DATABASE_URL=$DB_URL API_SECRET=bench-secret \
     NOTIFICATIONS_PORT_8080_TCP_ADDR=127.0.0.1 NOTIFICATIONS_PORT_8080_TCP_PORT=$RECV_PORT \
     EXPIRY_INTERVAL_SECONDS=0 LOG_LEVEL=warn ROUTE_PREFIX=$PREFIX \
+    HTTP_THREADS=$BENCH_HTTP_THREADS \
     "$BIN" serve >>"$LOGS/server.log" 2>&1 &
   SERVER_PID=$!
   track "$SERVER_PID"
@@ -548,6 +549,8 @@ BUSY_BEFORE=$(awk -v b=$((b1 - b0)) -v i=$((i1 - i0)) -v n="$NCPU" 'BEGIN { prin
 if ((BUSY_BEFORE > 25)); then
   log "WARNING: the machine is already ${BUSY_BEFORE}% busy (of $((NCPU * 100))%) before the benchmark: results will be low and noisy"
 fi
+# The server's worker threads (and so its PostgreSQL connections).
+BENCH_HTTP_THREADS=${BENCH_HTTP_THREADS:-8}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ganomede-chat-bench.XXXXXX")
 mkdir -p "$WORK/json"
 chmod 755 "$WORK"   # pg.sh runs PostgreSQL as `postgres` when we are root
@@ -558,7 +561,8 @@ PG_DURABLE=1 "$PG" init "$WORK/pg"
 cat >>"$WORK/pg/postgresql.conf" <<'EOF'
 
 # ---- scripts/bench.sh ----
-shared_buffers = 512MB          # the default data set (10,000 rooms, 1M messages, ~250 MB with indexes) fits
+shared_buffers = 4GB            # every data set fits, up to SCALE=full's 100,000 rooms (10M messages, ~3 GB):
+                                # size it to the working set in production too (docs/performance.md)
 effective_cache_size = 4GB      # planner hint: the OS page cache holds the rest
 fsync = on                      # durable, as in production (the default; stated for the reader)
 synchronous_commit = on         # every post_message waits for its WAL flush (the default)
@@ -658,13 +662,13 @@ SETTINGS_JSON=$(jq -n \
   --argjson nproc "$NCPU" --arg postgres "$(sql_value 'SHOW server_version')" \
   --arg shared_buffers "$(sql_value 'SHOW shared_buffers')" \
   --arg synchronous_commit "$(sql_value 'SHOW synchronous_commit')" \
-  --arg fsync "$(sql_value 'SHOW fsync')" --arg max_connections "$(sql_value 'SHOW max_connections')" \
+  --arg http_threads "$BENCH_HTTP_THREADS" --arg fsync "$(sql_value 'SHOW fsync')" --arg max_connections "$(sql_value 'SHOW max_connections')" \
   --arg max_wal_size "$(sql_value 'SHOW max_wal_size')" \
   --arg checkpoint_timeout "$(sql_value 'SHOW checkpoint_timeout')" \
   --argjson total_seconds "$((SECONDS - T_START))" --argjson machine_busy_before_pct "$BUSY_BEFORE" \
   --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src sql migrations 2>/dev/null || echo '+dirty')" \
   '$ARGS.named + {
-     server: {HTTP_THREADS: 8, DB_POOL_SIZE: "0 (one per HTTP thread: 8)", LOG_LEVEL: "warn",
+     server: {HTTP_THREADS: ($http_threads | tonumber), DB_POOL_SIZE: "0 (one per HTTP thread)", LOG_LEVEL: "warn",
               EXPIRY_INTERVAL_SECONDS: 0, notifications: "on, to a local http_ceiling answering 200"},
      rss: "rss_kb is VmHWM read after each route; the server is restarted between routes, so each peak is its own (warmup included). rss_sampled_max_kb: highest VmRSS sampled during the measured run; rss_first_min_kb / rss_last_min_kb: highest VmRSS in the first / last minute (DURATION >= 120 only)",
      cpu: "percent of one core over the measured run (the machine has nproc * 100 %): server process, PostgreSQL (postmaster and children), notifications receiver, other (wrk, kernel), idle (with iowait)",

@@ -13,7 +13,7 @@ set -euo pipefail
 declare -A PKG_GROUPS=(
   [build]="gcc make pkg-config libmicrohttpd-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev"
   [db]="postgresql postgresql-client"
-  [bench]="wrk"
+  [bench]="wrk jq"
   [check]="valgrind clang libclang-rt-14-dev"
 )
 
