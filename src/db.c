@@ -18,6 +18,11 @@
 #include <time.h>
 
 #define DB_MAX_DEADLOCK_RETRIES 3
+/* The client-side deadline of a query: the server's statement_timeout plus
+ * this, so the server normally answers first (with a clean 57014). */
+#define DB_DEADLINE_MARGIN_MS 500
+/* How often a wait for a result looks at the abort flag. */
+#define DB_POLL_SLICE_MS 100
 
 struct db_conn {
     PGconn *pg;   /* NULL until first used, or after a failure */
@@ -30,6 +35,7 @@ struct db_pool {
     struct db_conn *conns;
     size_t *free_stack;   /* indexes of idle connections */
     size_t nfree;
+    atomic_bool aborting; /* shutdown: give up every query */
 };
 
 static void db_ignore_notice(void *arg, const char *message);
@@ -140,6 +146,45 @@ void db_pool_free(struct db_pool *pool)
     free(pool);
 }
 
+void db_pool_abort(struct db_pool *pool)
+{
+    if (pool)
+        atomic_store(&pool->aborting, true);
+}
+
+PGresult *db_run(PGconn *pg, const char *name, int nparams, const char *const *params,
+                 long deadline_ms, const atomic_bool *abort, bool *gave_up)
+{
+    *gave_up = false;
+    if (!PQsendQueryPrepared(pg, name, nparams, params, NULL, NULL, 0))
+        return NULL;
+    int64_t deadline = deadline_ms > 0 ? clock_now_ms() + deadline_ms : INT64_MAX;
+    PGresult *last = NULL;
+    for (;;) {
+        int flushed = PQflush(pg);
+        if (flushed < 0 || !PQconsumeInput(pg))
+            break;
+        while (!PQisBusy(pg)) {
+            PGresult *r = PQgetResult(pg);
+            if (!r)
+                return last;
+            PQclear(last);
+            last = r;
+        }
+        int64_t now = clock_now_ms();
+        if (now >= deadline || (abort && atomic_load(abort))) {
+            *gave_up = true;
+            break;
+        }
+        int64_t slice = deadline - now < DB_POLL_SLICE_MS ? deadline - now : DB_POLL_SLICE_MS;
+        struct pollfd pfd = { .fd = PQsocket(pg), .events = POLLIN | (flushed ? POLLOUT : 0) };
+        if (poll(&pfd, 1, (int)slice) < 0 && errno != EINTR)
+            break;
+    }
+    PQclear(last);
+    return NULL;
+}
+
 void db_pool_stats(struct db_pool *pool, long *size, long *in_use)
 {
     pthread_mutex_lock(&pool->lock);
@@ -221,6 +266,8 @@ enum db_status db_exec(struct db_pool *pool, const char *name, int nparams,
                        const char *req_id)
 {
     *res = NULL;
+    if (atomic_load(&pool->aborting))
+        return DB_UNAVAILABLE;
     struct db_conn *c = db_acquire(pool);
     if (!c) {
         log_emit(LOG_WARN, req_id, NULL, "no free PostgreSQL connection within %ld ms",
@@ -235,7 +282,19 @@ enum db_status db_exec(struct db_pool *pool, const char *name, int nparams,
             status = DB_UNAVAILABLE;
             break;
         }
-        PGresult *r = PQexecPrepared(c->pg, name, nparams, params, NULL, NULL, 0);
+        long deadline = pool->settings.statement_timeout_ms
+                            ? pool->settings.statement_timeout_ms + DB_DEADLINE_MARGIN_MS
+                            : 0;
+        bool gave_up = false;
+        PGresult *r = db_run(c->pg, name, nparams, params, deadline, &pool->aborting, &gave_up);
+        if (gave_up) {
+            log_emit(LOG_WARN, req_id, NULL,
+                     "query %s: no answer from PostgreSQL within %ld ms%s; connection closed",
+                     name, deadline, atomic_load(&pool->aborting) ? " (shutting down)" : "");
+            db_drop(c);
+            status = DB_UNAVAILABLE;
+            break;
+        }
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             *res = r;

@@ -4,6 +4,7 @@
 #define GANOMEDE_DB_H
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -14,7 +15,7 @@ struct db_settings {
     size_t size;                   /* connections */
     long wait_ms;                  /* longest wait for a free connection */
     long connect_timeout_seconds;
-    long statement_timeout_ms;     /* 0: none */
+    long statement_timeout_ms;     /* 0: none; also sets the client-side deadline */
     const char *application_name;
 };
 
@@ -50,6 +51,20 @@ void db_pool_stats(struct db_pool *pool, long *size, long *in_use);
  * checks. Returns NULL (logged) when PostgreSQL cannot be reached. Caller
  * PQfinish-es it. */
 PGconn *db_connect(const struct db_settings *s);
+
+/* Runs the prepared query NAME on PG and waits for its result without
+ * trusting the server to answer: past DEADLINE_MS (0: none) or once *ABORT
+ * (may be NULL) is set, it gives up, sets *GAVE_UP, and returns NULL; the
+ * connection is then mid-query and must be closed. PostgreSQL's own
+ * statement_timeout cannot fire when the server is frozen or the network
+ * cut; this deadline can. Returns the last result (caller PQclear-s it), or
+ * NULL when the connection broke. */
+PGresult *db_run(PGconn *pg, const char *name, int nparams, const char *const *params,
+                 long deadline_ms, const atomic_bool *abort, bool *gave_up);
+
+/* Makes every query under way or to come give up at once (503): used at
+ * shutdown, once the grace period for requests has passed. */
+void db_pool_abort(struct db_pool *pool);
 
 /* Prepares every named query of sql/ on PG. False (logged) on failure. */
 __attribute__((warn_unused_result))

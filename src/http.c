@@ -29,13 +29,12 @@
 /* Past this many bytes over the limit, the connection is closed. */
 #define HTTP_MAX_DISCARDED_BYTES (64u << 20)
 
-/* How long SIGTERM waits for requests under way. */
-#define HTTP_STOP_GRACE_MS 5000
 
 struct http_server {
     atomic_int busy;   /* requests begun and not yet completed (answer sent) */
     struct MHD_Daemon *daemon;
     struct guard *guard;
+    bool drained;      /* quiesced by http_drain */
     http_handler handler;
     void *app;
     struct http_settings settings;
@@ -399,23 +398,33 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
     return srv;
 }
 
+bool http_drain(struct http_server *srv, long grace_ms)
+{
+    if (!srv)
+        return true;
+    if (!srv->drained) {
+        /* Refuse new connections, let the ones with a request under way
+         * answer (bounded). */
+        MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
+        if (listener != MHD_INVALID_SOCKET)
+            close(listener);
+        srv->drained = true;
+    }
+    for (long waited_ms = 0; waited_ms < grace_ms; waited_ms += 20) {
+        if (atomic_load(&srv->busy) == 0)
+            return true;
+        struct timespec nap = { 0, 20 * 1000000L };
+        nanosleep(&nap, NULL);
+    }
+    return atomic_load(&srv->busy) == 0;
+}
+
 void http_stop(struct http_server *srv)
 {
     if (!srv)
         return;
-    /* Refuse new connections, let the ones with a request under way answer
-     * (bounded), then close everything. */
-    MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
-    for (int waited_ms = 0; waited_ms < HTTP_STOP_GRACE_MS; waited_ms += 20) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!info || info->num_connections == 0 || atomic_load(&srv->busy) == 0)
-            break;
-        struct timespec nap = { 0, 20 * 1000000L };
-        nanosleep(&nap, NULL);
-    }
+    if (!srv->drained)
+        (void)http_drain(srv, HTTP_STOP_GRACE_MS);
     MHD_stop_daemon(srv->daemon);
     guard_stop(srv->guard);
     free(srv);

@@ -13,6 +13,9 @@ struct http_server;
 
 #define HTTP_REQUEST_ID_LEN 36
 
+/* How long SIGTERM waits for requests under way. */
+#define HTTP_STOP_GRACE_MS 5000
+
 struct http_request {
     const char *method;
     const char *path;          /* raw: still percent-encoded */
@@ -60,7 +63,13 @@ struct http_settings {
  * Returns NULL (logged) when the port cannot be bound. */
 struct http_server *http_start(const struct http_settings *s, http_handler handler, void *app);
 
-/* Stops accepting, finishes the requests under way, frees the server. */
+/* Stops accepting new connections and waits (at most GRACE_MS) for the
+ * requests under way to be answered. True when they all were. */
+bool http_drain(struct http_server *srv, long grace_ms);
+
+/* Drains if not done yet, then closes every connection and frees SRV. A
+ * handler still blocked (e.g. on the database) is waited for: make it give
+ * up first (db_pool_abort). */
 void http_stop(struct http_server *srv);
 
 #endif

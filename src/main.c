@@ -193,6 +193,15 @@ static int main_serve(const struct config *cfg)
     log_info("signal %d: finishing requests under way, then exiting", sig);
     rc = 0;
 out:
+    /* Requests under way get HTTP_STOP_GRACE_MS to finish; past it, their
+     * queries give up (503) so the threads can be joined. */
+    if (!http_drain(srv, HTTP_STOP_GRACE_MS)) {
+        log_warn("requests still under way after the grace period: giving up their queries");
+        db_pool_abort(pool);
+        (void)http_drain(srv, 1000); /* their 503s go out before the connections close */
+    }
+    db_pool_abort(pool);
+    db_pool_abort(expiry_pool);
     http_stop(srv);
     outbox_stop(ob);
     expiry_stop(job);

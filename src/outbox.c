@@ -35,6 +35,8 @@
  * crashed peer left behind (nobody NOTIFYs for those). */
 #define OUTBOX_IDLE_WAIT_MS 60000
 #define OUTBOX_STOP_GRACE_MS 3000
+/* The dispatcher's queries are short; past this PostgreSQL is not answering. */
+#define OUTBOX_QUERY_DEADLINE_MS 10000
 
 struct delivery {
     CURL *easy;
@@ -118,7 +120,9 @@ static PGresult *outbox_query(struct outbox *ob, const char *name, int n, const 
 {
     if (!ob->pg)
         return NULL;
-    PGresult *r = PQexecPrepared(ob->pg, name, n, params, NULL, NULL, 0);
+    bool gave_up = false;
+    PGresult *r = db_run(ob->pg, name, n, params, OUTBOX_QUERY_DEADLINE_MS, &ob->stopping,
+                         &gave_up);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;

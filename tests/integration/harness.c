@@ -54,6 +54,9 @@ static void fail_context(resp_t *r);
 static resp_t *http_vreq(const char *method, const char *body, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 static bool wait_child(pid_t pid, int timeout_ms, int *status);
+static void h_wrapper_argv(envv_t *argv);
+static void h_wrapper_check(server_t *s);
+static int wrapper_errors_at_setup, wrapper_errors_at_group_start;
 
 server_t *h_srv;
 static server_t *group_srv;
@@ -134,6 +137,12 @@ void h_cleanup(void)
         conn = NULL;
     }
     curl_global_cleanup();
+    if (h_wrapper_errors > 0) {
+        /* a CHAT_WRAPPER (valgrind) report fails the run, logs kept */
+        fprintf(stderr, "integration tests: CHAT_WRAPPER reported errors in %d server(s); "
+                        "server logs in %s\n", h_wrapper_errors, logdir);
+        exit(1);
+    }
 }
 
 double now_s(void)
@@ -346,9 +355,10 @@ bool server_start(server_t *s, const char *const *overrides)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, fd, 1);
     posix_spawn_file_actions_adddup2(&fa, fd, 2);
+    h_wrapper_argv(&argv);   /* CHAT_WRAPPER words first, when set */
     vec_push(&argv, chat_bin);
     vec_push(&argv, "serve");
-    int rc = posix_spawn(&s->pid, chat_bin, &fa, NULL, argv.v, env.v);
+    int rc = posix_spawnp(&s->pid, argv.v[0], &fa, NULL, argv.v, env.v);
     posix_spawn_file_actions_destroy(&fa);
     close(fd);
     env_free(&env);
@@ -361,7 +371,7 @@ bool server_start(server_t *s, const char *const *overrides)
 
     char path[256];
     snprintf(path, sizeof path, "%s/ping/ready", s->prefix);
-    double end = now_s() + 10.0;
+    double end = now_s() + 10.0 * h_slow_factor();
     while (now_s() < end) {
         if (!server_alive(s)) {
             print_error("server exited during start-up (status %d)\n", s->exit_status);
@@ -378,7 +388,8 @@ bool server_start(server_t *s, const char *const *overrides)
         sleep_ms(50);
     }
     if (!ok) {
-        print_error("server did not become ready on port %d within 10 s\n", s->port);
+        print_error("server did not become ready on port %d within %d s\n", s->port,
+                    10 * h_slow_factor());
         print_log_tail(s->log_path);
         server_stop(s);
     }
@@ -405,14 +416,16 @@ bool server_stop_within(server_t *s, int ms, double *seconds)
         *seconds = now_s() - t0;
     s->exit_status = st;
     s->pid = 0;
+    h_wrapper_check(s);
     return in_time;
 }
 
 void server_stop(server_t *s)
 {
-    if (s && s->pid > 0 && !server_stop_within(s, 10000, NULL))
-        print_error("server on port %d ignored SIGTERM for 10 s; killed (log: %s)\n",
-                    s->port, s->log_path);
+    int wait_ms = 10000 * (h_slow_factor() > 1 ? 3 : 1);
+    if (s && s->pid > 0 && !server_stop_within(s, wait_ms, NULL))
+        print_error("server on port %d ignored SIGTERM for %d s; killed (log: %s)\n",
+                    s->port, wait_ms / 1000, s->log_path);
 }
 
 server_t *server_new(const char *const *overrides)
@@ -451,6 +464,7 @@ char *server_log(server_t *s)
 
 int group_start(const char *const *overrides)
 {
+    wrapper_errors_at_group_start = h_wrapper_errors;
     group_srv = server_new(overrides);
     h_srv = group_srv;
     return group_srv ? 0 : -1;
@@ -468,7 +482,7 @@ int group_teardown_server(void **state)
     server_free(group_srv);
     group_srv = NULL;
     h_srv = NULL;
-    return 0;
+    return h_wrapper_errors > wrapper_errors_at_group_start ? -1 : 0;
 }
 
 server_t *scoped_server(const char *const *overrides)
@@ -495,7 +509,8 @@ int std_teardown(void **state)
         scoped[i] = NULL;
     }
     h_srv = group_srv;
-    return 0;
+    /* a server of this test that CHAT_WRAPPER (valgrind) found errors in */
+    return h_wrapper_errors > wrapper_errors_at_setup ? -1 : 0;
 }
 
 void h_kill_all_now(void)
@@ -515,6 +530,7 @@ void h_stop_all(void)
 int std_setup(void **state)
 {
     (void)state;
+    wrapper_errors_at_setup = h_wrapper_errors;
     db_reset();
     db_token(TOK_ALICE, "alice", NULL);
     db_token(TOK_BOB, "bob", NULL);
@@ -1223,4 +1239,72 @@ void api_post_msg(const char *token, const char *room_id, const char *body_json)
     resp_t *r = http_post(body_json, PFX "/auth/%s/rooms/%s/messages", token, enc(room_id));
     assert_empty_ok(r);
     resp_free(r);
+}
+
+/* ---- CHAT_WRAPPER, slow factor, waiting for an exit ------------------- */
+
+int h_wrapper_errors;
+
+int h_slow_factor(void)
+{
+    const char *f = h_env("IT_SLOW_FACTOR");
+    if (f && atoi(f) >= 1)
+        return atoi(f);
+    return h_env("CHAT_WRAPPER") ? 10 : 1;
+}
+
+/* Pushes the words of CHAT_WRAPPER (split on spaces and tabs). */
+static void h_wrapper_argv(envv_t *argv)
+{
+    const char *w = h_env("CHAT_WRAPPER");
+    char word[1024];
+
+    while (w && *w) {
+        size_t n = strcspn(w, " \t");
+        if (n > 0 && n < sizeof word) {
+            memcpy(word, w, n);
+            word[n] = '\0';
+            vec_push(argv, word);
+        }
+        w += n;
+        w += strspn(w, " \t");
+    }
+}
+
+/* The exit code CHAT_WRAPPER gives on errors (--error-exitcode=N), or -1. */
+static int h_wrapper_error_code(void)
+{
+    const char *w = h_env("CHAT_WRAPPER");
+    const char *p = w ? strstr(w, "--error-exitcode=") : NULL;
+    return p ? atoi(p + strlen("--error-exitcode=")) : -1;
+}
+
+static void h_wrapper_check(server_t *s)
+{
+    int code = h_wrapper_error_code();
+    if (code <= 0 || !WIFEXITED(s->exit_status) || WEXITSTATUS(s->exit_status) != code)
+        return;
+    h_wrapper_errors++;
+    print_error("server on port %d: CHAT_WRAPPER reported errors (exit code %d)\n", s->port,
+                code);
+    print_log_tail(s->log_path);
+}
+
+bool server_wait_exit(server_t *s, int ms, double *seconds)
+{
+    int st = 0;
+    double t0 = now_s();
+
+    if (seconds)
+        *seconds = 0;
+    if (!s || s->pid <= 0)
+        return true;
+    if (!wait_child(s->pid, ms, &st))
+        return false;
+    if (seconds)
+        *seconds = now_s() - t0;
+    s->exit_status = st;
+    s->pid = 0;
+    h_wrapper_check(s);
+    return true;
 }

@@ -242,4 +242,17 @@ void api_create_room(const char *body_json);
 /* POST a message as token into room_id (plain id, encoded here). */
 void api_post_msg(const char *token, const char *room_id, const char *body_json);
 
+/* ---- faults helpers ---------------------------------------------------- */
+
+/* CHAT_WRAPPER="valgrind --error-exitcode=99 ..." runs every server under
+ * that command (split on spaces). Timing bounds are then multiplied by
+ * h_slow_factor(): 10 under a wrapper, 1 otherwise, IT_SLOW_FACTOR when set.
+ * A server that exits with the wrapper's --error-exitcode fails the test
+ * that stopped it (std_teardown returns -1); h_wrapper_errors counts them. */
+int h_slow_factor(void);
+extern int h_wrapper_errors;
+/* Waits up to ms for the server to exit on its own (no signal sent); true
+ * when it did (status in s->exit_status). *seconds: how long it took. */
+bool server_wait_exit(server_t *s, int ms, double *seconds);
+
 #endif

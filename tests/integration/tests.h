@@ -15,7 +15,9 @@ int run_expiry_tests(void);
 int run_badinput_tests(void);
 int run_notify_tests(void);
 int run_logs_tests(void);
+int run_ops_tests(void);
 int run_shutdown_tests(void);
+int run_faults_tests(void);
 int run_outage_tests(void);
 
 #endif
