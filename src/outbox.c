@@ -3,8 +3,10 @@
  * One thread, one PostgreSQL connection that LISTENs on chat_outbox, one
  * libcurl multi handle. The thread sleeps in curl_multi_poll on the
  * transfers and the LISTEN socket together, with a timeout that ends when
- * the next retry is due, so an idle server sends no query at all. A NOTIFY
- * (sent at the commit of a message) wakes it within milliseconds. Rows are
+ * the next retry is due, so an idle server sends one query a minute (a
+ * sweep for leases a crashed peer left). The server that queued rows wakes
+ * its own dispatcher in-process; a NOTIFY (sent at commit when the outbox
+ * was idle) wakes the others within milliseconds. Rows are
  * claimed with SKIP LOCKED and leased, so several servers share the outbox
  * without sending a notification twice in the normal case; a server killed
  * mid-delivery leaves leases that expire, and the rows are sent again. */
@@ -344,8 +346,10 @@ static void *outbox_main(void *arg)
         if (!ob->pg && !stopping) {
             if (outbox_connect(ob)) {
                 ob->reconnect_ms = OUTBOX_RECONNECT_MIN_MS;
-            } else if (ob->reconnect_ms < OUTBOX_RECONNECT_MAX_MS) {
-                ob->reconnect_ms *= 2;
+            } else {
+                ob->reconnect_ms = ob->reconnect_ms * 2 < OUTBOX_RECONNECT_MAX_MS
+                                       ? ob->reconnect_ms * 2
+                                       : OUTBOX_RECONNECT_MAX_MS;
             }
         }
         bool woke = outbox_drain_notifies(ob) || atomic_exchange(&ob->wake, false);
