@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <stdatomic.h>
@@ -35,6 +36,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct guard *guard;
     bool drained;      /* quiesced by http_drain */
+    MHD_socket listener; /* returned by MHD_quiesce_daemon */
     http_handler handler;
     void *app;
     struct http_settings settings;
@@ -368,6 +370,7 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
     struct http_server *srv = calloc(1, sizeof *srv);
     if (!srv)
         return NULL;
+    srv->listener = MHD_INVALID_SOCKET;
     srv->handler = handler;
     srv->app = app;
     srv->settings = *s;
@@ -405,9 +408,14 @@ bool http_drain(struct http_server *srv, long grace_ms)
     if (!srv->drained) {
         /* Refuse new connections, let the ones with a request under way
          * answer (bounded). */
-        MHD_socket listener = MHD_quiesce_daemon(srv->daemon);
-        if (listener != MHD_INVALID_SOCKET)
-            close(listener);
+        /* The listening socket is ours to close, but only after
+         * MHD_stop_daemon: its threads may still use the descriptor.
+         * shutdown() takes it out of the listening state now, so new
+         * connections are refused at once instead of waiting in the
+         * backlog, while the descriptor stays valid. */
+        srv->listener = MHD_quiesce_daemon(srv->daemon);
+        if (srv->listener != MHD_INVALID_SOCKET)
+            shutdown(srv->listener, SHUT_RDWR);
         srv->drained = true;
     }
     for (long waited_ms = 0; waited_ms < grace_ms; waited_ms += 20) {
@@ -426,6 +434,8 @@ void http_stop(struct http_server *srv)
     if (!srv->drained)
         (void)http_drain(srv, HTTP_STOP_GRACE_MS);
     MHD_stop_daemon(srv->daemon);
+    if (srv->listener != MHD_INVALID_SOCKET)
+        close(srv->listener);
     guard_stop(srv->guard);
     free(srv);
 }
