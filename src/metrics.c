@@ -24,6 +24,15 @@ static atomic_ulong metrics_requests[METRICS_NROUTES][METRICS_NSTATUSES];
 static atomic_ulong metrics_buckets[METRICS_NROUTES][METRICS_NBUCKETS + 1];
 static atomic_ulong metrics_sum_us[METRICS_NROUTES];
 static atomic_ulong metrics_delivered, metrics_retries, metrics_given_up;
+
+/* The dispatcher's series, in the order of the values metrics_render reads. */
+static const struct { const char *name, *type, *help; } METRICS_OUTBOX[] = {
+    { "chat_outbox_delivered_total", "counter", "Notifications the notifications service took." },
+    { "chat_outbox_retries_total", "counter", "Failed delivery attempts scheduled again." },
+    { "chat_outbox_given_up_total", "counter", "Notifications kept as failed past the retry limit." },
+    { "chat_outbox_in_flight", "gauge", "Notifications being delivered by this server." },
+};
+#define METRICS_NOUTBOX (sizeof METRICS_OUTBOX / sizeof METRICS_OUTBOX[0])
 static atomic_long metrics_outbox_in_flight;
 
 static size_t metrics_status_index(unsigned status);
@@ -120,26 +129,16 @@ char *metrics_render(const struct metrics_gauges *g)
                                     name, cumulative);
         }
     }
-    ok = ok && metrics_printf(&b,
-        "# HELP chat_outbox_delivered_total Notifications the notifications service took.\n"
-        "# TYPE chat_outbox_delivered_total counter\n"
-        "chat_outbox_delivered_total %lu\n",
-        atomic_load_explicit(&metrics_delivered, memory_order_relaxed));
-    ok = ok && metrics_printf(&b,
-        "# HELP chat_outbox_retries_total Failed delivery attempts scheduled again.\n"
-        "# TYPE chat_outbox_retries_total counter\n"
-        "chat_outbox_retries_total %lu\n",
-        atomic_load_explicit(&metrics_retries, memory_order_relaxed));
-    ok = ok && metrics_printf(&b,
-        "# HELP chat_outbox_given_up_total Notifications kept as failed past the retry limit.\n"
-        "# TYPE chat_outbox_given_up_total counter\n"
-        "chat_outbox_given_up_total %lu\n",
-        atomic_load_explicit(&metrics_given_up, memory_order_relaxed));
-    ok = ok && metrics_printf(&b,
-        "# HELP chat_outbox_in_flight Notifications being delivered by this server.\n"
-        "# TYPE chat_outbox_in_flight gauge\n"
-        "chat_outbox_in_flight %ld\n",
-        atomic_load_explicit(&metrics_outbox_in_flight, memory_order_relaxed));
+    long outbox_values[] = {
+        (long)atomic_load_explicit(&metrics_delivered, memory_order_relaxed),
+        (long)atomic_load_explicit(&metrics_retries, memory_order_relaxed),
+        (long)atomic_load_explicit(&metrics_given_up, memory_order_relaxed),
+        atomic_load_explicit(&metrics_outbox_in_flight, memory_order_relaxed),
+    };
+    for (size_t i = 0; ok && i < METRICS_NOUTBOX; i++)
+        ok = metrics_printf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %ld\n", METRICS_OUTBOX[i].name,
+                            METRICS_OUTBOX[i].help, METRICS_OUTBOX[i].name, METRICS_OUTBOX[i].type,
+                            METRICS_OUTBOX[i].name, outbox_values[i]);
     if (ok && g->outbox_pending >= 0)
         ok = metrics_printf(&b,
             "# HELP chat_outbox_pending Notifications waiting in notification_outbox (all servers).\n"
