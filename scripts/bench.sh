@@ -129,16 +129,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ----------------------------------------------------------------- helpers
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Below Linux's ephemeral range, so wrk's and pgbench's outgoing connections never take it.
-free_port() {
-  local p i
-  for i in $(seq 50); do
-    p=$((15000 + RANDOM % 17000))
-    port_busy "$p" || { echo "$p"; return; }
-  done
-  die "no free TCP port on 127.0.0.1"
-}
+free_port() { "$PG" free-port; }
 # wait_http PORT PATH PID LOGFILE: until GET answers 200, or PID dies, or 15 s.
 wait_http() {
   local i

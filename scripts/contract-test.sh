@@ -96,16 +96,7 @@ INSERT INTO usermeta (username, key, value) VALUES
 INSERT INTO auth_tokens (token, username, expires_at) VALUES ('$TABLE_TOKEN', 'alice', NULL);
 SQL
 
-free_port() {
-  local p i
-  for i in $(seq 50); do
-    p=$((15000 + RANDOM % 17000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-  say "no free TCP port found"
-  exit 1
-}
-PORT=$(free_port)
+PORT=$("$PG" free-port)
 API_SECRET="contract-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 say "starting the server on port $PORT (log: $WORK/server.log)"
 PORT=$PORT API_SECRET=$API_SECRET LOG_LEVEL=warn EXPIRY_INTERVAL_SECONDS=0 \

@@ -4,7 +4,7 @@
 # superuser `postgres` with trust auth, database `chat`.
 #
 # Usage: scripts/pg.sh init DIR [PORT] | start DIR | stop DIR | destroy DIR
-#                      | url DIR | status DIR
+#                      | url DIR | status DIR | free-port
 #
 # PostgreSQL refuses to run as root, so as root the server tools run as the
 # folder's owner (the `postgres` OS user for a new folder). stdout carries
@@ -184,6 +184,11 @@ cmd_destroy() {
   fi
 }
 
+# free-port: a free TCP port on 127.0.0.1, for the other scripts' servers.
+if [[ ${1:-} == free-port && $# -eq 1 ]]; then
+  free_port
+  exit 0
+fi
 [[ $# -ge 2 ]] || usage
 cmd=$1
 DIR=$(realpath -m -- "$2")   # absolute: the tools run from /

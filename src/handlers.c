@@ -413,13 +413,16 @@ void handlers_dispatch(void *appv, const struct http_request *req, struct http_r
 {
     struct handlers_app *app = appv;
     struct route_match m;
-    resp->log_path = router_redact_path(req->path, app->cfg->api_secret);
     if (!router_match(req->method, req->path, app->cfg->route_prefix, &m)) {
         handlers_fail(resp, STORE_ERROR);
         return;
     }
     resp->route = router_route_name(m.route);
     resp->route_id = (int)m.route;
+    /* The redacted path serves the request log line and the 404 message
+     * only: not worth a copy on every request of a quiet server. */
+    if (log_enabled(LOG_INFO) || m.route == ROUTE_NONE)
+        resp->log_path = router_redact_path(req->path, app->cfg->api_secret);
     char msg[256];
     if (m.route == ROUTE_NONE) {
         snprintf(msg, sizeof msg, "%.200s does not exist", resp->log_path ? resp->log_path : "");

@@ -222,6 +222,28 @@ static resp_t *bg_join(bg_t *b)
     return b->r;
 }
 
+/* Creates ROOM_AB, holds its row lock on a connection of the test, and
+ * starts a POST of {TIMESTAMP, MESSAGE} to it in the background that blocks
+ * on that lock (waits until it does). Returns the lock's connection
+ * (unlock_room). */
+static PGconn *post_blocked_on_lock(server_t *s, bg_t *bg, int timestamp, const char *message,
+                                    long timeout_ms)
+{
+    api_create_room(ROOM_AB_BODY);
+    PGconn *lk = lock_room(ROOM_AB);
+    char path[256], body[128];
+    snprintf(path, sizeof path, PFX "/auth/%s/rooms/%s/messages", TOK_ALICE, enc(ROOM_AB));
+    snprintf(body, sizeof body, "{\"timestamp\":%d,\"type\":\"text\",\"message\":\"%s\"}",
+             timestamp, message);
+    bg_start(bg, s, "POST", path, body, timeout_ms);
+    if (!wait_blocked_statements(1, slow(5.0))) {
+        unlock_room(lk);
+        resp_free(bg_join(bg));
+        fail_msg("the POST never waited for the row lock");
+    }
+    return lk;
+}
+
 /* ---- posters: threads that post messages in a loop ------------------------ */
 
 typedef struct rec {
@@ -717,18 +739,8 @@ static void test_sigterm_lets_the_request_in_flight_finish(void **state)
     (void)state;
     server_t *s = scoped_server(OVERRIDES("DB_STATEMENT_TIMEOUT_MS=30000"));
     h_srv = s;
-    api_create_room(ROOM_AB_BODY);
-    PGconn *lk = lock_room(ROOM_AB);
-    char path[256];
-    snprintf(path, sizeof path, PFX "/auth/%s/rooms/%s/messages", TOK_ALICE, enc(ROOM_AB));
     bg_t bg;
-    bg_start(&bg, s, "POST", path,
-             "{\"timestamp\":7,\"type\":\"text\",\"message\":\"in flight\"}", 30000);
-    if (!wait_blocked_statements(1, slow(5.0))) {
-        unlock_room(lk);
-        resp_free(bg_join(&bg));
-        fail_msg("the POST never waited for the row lock");
-    }
+    PGconn *lk = post_blocked_on_lock(s, &bg, 7, "in flight", 30000);
 
     double t_term = now_s();
     kill(s->pid, SIGTERM);
@@ -801,18 +813,8 @@ static void sigterm_with_stuck_request(const char *const *overrides, double limi
 {
     server_t *s = scoped_server(overrides);
     h_srv = s;
-    api_create_room(ROOM_AB_BODY);
-    PGconn *lk = lock_room(ROOM_AB);
-    char path[256];
-    snprintf(path, sizeof path, PFX "/auth/%s/rooms/%s/messages", TOK_ALICE, enc(ROOM_AB));
     bg_t bg;
-    bg_start(&bg, s, "POST", path,
-             "{\"timestamp\":7,\"type\":\"text\",\"message\":\"stuck\"}", 60000);
-    if (!wait_blocked_statements(1, slow(5.0))) {
-        unlock_room(lk);
-        resp_free(bg_join(&bg));
-        fail_msg("the POST never waited for the row lock");
-    }
+    PGconn *lk = post_blocked_on_lock(s, &bg, 7, "stuck", 60000);
     double t_term = now_s();
     kill(s->pid, SIGTERM);
     bool exited = server_wait_exit(s, (int)(hold_s * 1000), NULL);
@@ -990,18 +992,8 @@ static void test_pool_exhausted_gives_503_after_the_wait_then_recovers(void **st
     server_t *s = scoped_server(OVERRIDES("DB_POOL_SIZE=1", "HTTP_THREADS=4",
                                           "DB_POOL_WAIT_MS=500", "DB_STATEMENT_TIMEOUT_MS=30000"));
     h_srv = s;
-    api_create_room(ROOM_AB_BODY);
-    PGconn *lk = lock_room(ROOM_AB);
-    char path[256];
-    snprintf(path, sizeof path, PFX "/auth/%s/rooms/%s/messages", TOK_ALICE, enc(ROOM_AB));
     bg_t bg;
-    bg_start(&bg, s, "POST", path,
-             "{\"timestamp\":1,\"type\":\"text\",\"message\":\"held\"}", 30000);
-    if (!wait_blocked_statements(1, slow(5.0))) {
-        unlock_room(lk);
-        resp_free(bg_join(&bg));
-        fail_msg("the POST never waited for the row lock");
-    }
+    PGconn *lk = post_blocked_on_lock(s, &bg, 1, "held", 30000);
 
     double min_s = 1e9, max_s = 0;
     for (int i = 0; i < 2; i++) {
