@@ -368,23 +368,24 @@ make_pgbench_scripts() {
   {
     echo '\set r random(1, :rooms)'
     pgb_statement auth_lookup.sql "$TOKEN_X"
-    pgb_statement get_room.sql "$ROOM_X" 100
+    pgb_statement get_room.sql "$ROOM_X" 100 "$TOKEN_X"
   } >"$d/get_room.sql"
   {
     echo '\set r random(1, :rooms)'
     echo '\set ts random(1600000000000, 1700000000000)'
     pgb_statement auth_lookup.sql "$TOKEN_X"
     # room, sender, is_secret, store, ts, ts_is_string, type, message,
-    # max_messages, ttl, notify_data, push
+    # max_messages, ttl, notify_data, push, lease_ms (the server's default:
+    # NOTIFICATIONS_TIMEOUT_MS 10 s + 5 s; the rows stay queued, pgbench delivers nothing)
     pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
-      100 5184000 "$NOTIFY_X" NULL
+      100 5184000 "$NOTIFY_X" NULL 15000
   } >"$d/post_message.sql"
   {
     echo '\set r random(1, :rooms)'
     pgb_statement auth_lookup.sql "$TOKEN_X"
     # id, type, users, caller, ttl; the room exists, so the service then reads it
     pgb_statement create_room.sql "$ROOM_X" "'bench'" "$USERS_X" "$USER_X" 5184000
-    pgb_statement get_room.sql "$ROOM_X" 100
+    pgb_statement get_room.sql "$ROOM_X" 100 NULL
   } >"$d/create_room.sql"
   local f
   for f in "$d"/*.sql; do cp "$f" "$LOGS/pgbench-${f##*/}"; done

@@ -1,20 +1,31 @@
--- get_room: room $1 unless expired. Every row carries the room's type and
--- its users (a JSON array, sorted bytewise); one row per message, newest
--- first, at most $2; one row with NULL message columns when it has none;
--- no row when there is no such live room.
-SELECT r.type,
-       u.users,
-       m.ts, m.ts_is_string, m.sender, m.type, m.message
-  FROM rooms r
- CROSS JOIN LATERAL (
-        SELECT json_agg(username ORDER BY username COLLATE "C")::text AS users
-          FROM room_users
-         WHERE room_id = r.id) u
-  LEFT JOIN LATERAL (
-        SELECT seq, ts, ts_is_string, sender, type, message
-          FROM messages
-         WHERE room_id = r.id
-         ORDER BY seq DESC
-         LIMIT $2) m ON true
- WHERE r.id = $1 AND r.expires_at > now()
- ORDER BY m.seq DESC;
+-- get_room: live room $1 with its $2 newest messages, read for the caller
+-- holding table token $3 (NULL when the caller used the API secret or
+-- SECRET.name), so that a table token costs no round trip of its own.
+-- The first row is the header:
+--   caller  the user of token $3; NULL when $3 is NULL, unknown or expired
+--   type    the room's type; NULL when there is no such live room, or when
+--           the token is not valid (the room is then not read at all)
+--   users   the room's users, a JSON array sorted bytewise
+-- then one row per message, newest first, header columns NULL:
+--   ts, ts_is_string, sender, type, message.
+WITH head AS (
+    SELECT a.username AS caller, r.id, r.type,
+           (SELECT json_agg(username ORDER BY username COLLATE "C")::text
+              FROM room_users
+             WHERE room_id = r.id) AS users
+      FROM (VALUES (1)) AS one (x)
+      LEFT JOIN auth_tokens a
+             ON a.token = $3 AND (a.expires_at IS NULL OR a.expires_at > now())
+      LEFT JOIN rooms r
+             ON r.id = $1 AND r.expires_at > now()
+            AND ($3::text IS NULL OR a.username IS NOT NULL)
+)
+SELECT caller, type, users, NULL AS ts, NULL AS ts_is_string, NULL AS sender,
+       NULL AS message_type, NULL AS message
+  FROM head
+UNION ALL
+(SELECT NULL, NULL, NULL, m.ts, m.ts_is_string, m.sender, m.type, m.message
+   FROM messages m
+  WHERE m.room_id = $1 AND (SELECT id IS NOT NULL FROM head)
+  ORDER BY m.seq DESC
+  LIMIT $2);

@@ -7,7 +7,6 @@
 #include "log.h"
 #include "message.h"
 #include "metrics.h"
-#include "outbox.h"
 #include "migrate.h"
 #include "room.h"
 #include "router.h"
@@ -30,6 +29,8 @@ struct caller {
 
 static void handlers_fail(struct http_response *resp, enum store_result r);
 static void handlers_unauthorized(struct http_response *resp);
+static bool handlers_classify(struct handlers_app *app, const char *token, struct caller *who,
+                              struct http_response *resp);
 static bool handlers_authenticate(struct handlers_app *app, const struct http_request *req,
                                   const char *token, struct caller *who,
                                   struct http_response *resp);
@@ -82,6 +83,9 @@ static void handlers_fail(struct http_response *resp, enum store_result r)
     case STORE_CHAT_DISABLED:
         http_response_error(resp, 403, "Forbidden", "");
         return;
+    case STORE_BAD_TOKEN:
+        handlers_unauthorized(resp);
+        return;
     case STORE_UNAVAILABLE:
         http_response_error(resp, 503, "ServiceUnavailable", "database unavailable, retry later");
         return;
@@ -105,10 +109,11 @@ static void caller_free(struct caller *who)
     who->owned = NULL;
 }
 
-/* Token order: the API secret, "SECRET.name", then auth_tokens. */
-static bool handlers_authenticate(struct handlers_app *app, const struct http_request *req,
-                                  const char *token, struct caller *who,
-                                  struct http_response *resp)
+/* What TOKEN is, before any lookup: false (401 answered) when it cannot
+ * be valid. Token order: the API secret, "SECRET.name", then auth_tokens
+ * (AUTH_LOOKUP, username still NULL). */
+static bool handlers_classify(struct handlers_app *app, const char *token, struct caller *who,
+                              struct http_response *resp)
 {
     memset(who, 0, sizeof *who);
     const char *name = NULL;
@@ -120,23 +125,32 @@ static bool handlers_authenticate(struct handlers_app *app, const struct http_re
     case AUTH_USER:
         who->username = name;
         return true;
-    case AUTH_LOOKUP: {
-        enum store_result r = store_lookup_token(app->store, token, &who->owned, req->req_id);
-        if (r == STORE_OK) {
-            who->kind = AUTH_USER;
-            who->username = who->owned;
-            return true;
-        }
-        if (r == STORE_NOT_FOUND)
-            handlers_unauthorized(resp);
-        else
-            handlers_fail(resp, r);
-        return false;
-    }
+    case AUTH_LOOKUP:
+        return true;
     case AUTH_INVALID:
         break;
     }
     handlers_unauthorized(resp);
+    return false;
+}
+
+/* Classifies TOKEN and looks a table token up on its own (routes whose
+ * statement cannot take the token along). */
+static bool handlers_authenticate(struct handlers_app *app, const struct http_request *req,
+                                  const char *token, struct caller *who,
+                                  struct http_response *resp)
+{
+    if (!handlers_classify(app, token, who, resp))
+        return false;
+    if (who->kind != AUTH_LOOKUP)
+        return true;
+    enum store_result r = store_lookup_token(app->store, token, &who->owned, req->req_id);
+    if (r == STORE_OK) {
+        who->kind = AUTH_USER;
+        who->username = who->owned;
+        return true;
+    }
+    handlers_fail(resp, r == STORE_NOT_FOUND ? STORE_BAD_TOKEN : r);
     return false;
 }
 
@@ -316,19 +330,23 @@ out:
     json_object_put(body);
 }
 
+/* A table token is looked up by the room's own statement: one round trip. */
 static void handlers_get_room(struct handlers_app *app, const struct http_request *req,
                               const struct route_match *m, struct http_response *resp)
 {
     struct json_object *room = NULL;
     struct caller who = { 0 };
-    if (!handlers_authenticate(app, req, m->token, &who, resp))
+    if (!handlers_classify(app, m->token, &who, resp))
         goto out;
-    enum store_result r = m->room_id ? store_get_room(app->store, m->room_id, &room, req->req_id)
-                                     : STORE_NOT_FOUND;
+    const char *token = who.kind == AUTH_LOOKUP ? m->token : NULL;
+    enum store_result r = store_get_room(app->store, m->room_id ? m->room_id : "", token,
+                                         &who.owned, &room, req->req_id);
     if (r != STORE_OK) {
         handlers_fail(resp, r);
         goto out;
     }
+    if (token)
+        who.username = who.owned;
     if (who.kind != AUTH_SECRET && !handlers_room_has_user(room, who.username)) {
         handlers_fail(resp, STORE_NOT_MEMBER);
         goto out;
@@ -359,8 +377,6 @@ static void handlers_post_message(struct handlers_app *app, const struct http_re
     enum store_result r = store_post_message(app->store, m->room_id ? m->room_id : "",
                                              who.username, who.kind == AUTH_SECRET,
                                              bad ? NULL : &msg, push, req->req_id);
-    if (r == STORE_OK)
-        outbox_wake(app->outbox);
     if (r == STORE_VALID)
         http_response_error(resp, 400, "BadRequest", bad);
     else if (r == STORE_OK || r == STORE_MUTED)
@@ -397,10 +413,8 @@ static void handlers_system_message(struct handlers_app *app, const struct http_
         goto out;
     }
     enum store_result r = store_system_message(app->store, &spec, &msg, req->req_id);
-    if (r == STORE_OK) {
-        outbox_wake(app->outbox);
+    if (r == STORE_OK)
         resp->status = 200;
-    }
     else
         handlers_fail(resp, r);
 out:

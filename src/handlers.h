@@ -14,7 +14,6 @@ struct handlers_app {
     const struct config *cfg;   /* borrowed */
     struct store *store;        /* borrowed */
     struct statsd *statsd;      /* borrowed; NULL: statsd off */
-    struct outbox *outbox;      /* borrowed; NULL: notifications off */
     struct room_limits limits;
     char start_date[40];        /* ISO-8601, for /about */
     char hostname[256];

@@ -63,6 +63,10 @@ static bool http_take_request_id(struct MHD_Connection *conn, char *out);
 static bool http_declared_too_large(struct MHD_Connection *conn, size_t max);
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
                                  struct http_response *resp);
+static void http_free_json(void *json);
+static struct MHD_Response *http_body_response(struct MHD_Connection *conn, const char *body,
+                                               size_t len, void *owner,
+                                               void (*release)(void *), bool *gzipped);
 static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct http_ctx *ctx);
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
@@ -177,39 +181,69 @@ static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri)
     return strlen(uri);
 }
 
-static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
-                                 struct http_response *resp)
+/* Releases the JSON tree a response body was served from. */
+static void http_free_json(void *json)
 {
-    char *body = NULL;
-    size_t len = 0;
-    const char *type = resp->content_type ? resp->content_type
-                       : resp->json       ? "application/json"
-                       : resp->text       ? "text/plain"
-                                          : NULL;
-    if (resp->json) {
-        const char *text = json_object_to_json_string_ext(resp->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        len = strlen(text);
-        body = strdup(text);
-    } else if (resp->text) {
-        len = strlen(resp->text);
-        body = resp->text;
-        resp->text = NULL;
-    }
-    bool gzipped = false;
-    if (body && len >= GZIP_MIN_BYTES &&
+    json_object_put(json);
+}
+
+/* The MHD response for BODY (LEN bytes), gzipped when that pays and the
+ * client takes it. BODY lives in OWNER (a JSON tree holding its
+ * serialization, served without a copy, or BODY itself), which RELEASE
+ * frees once sent, or now when BODY is not served as it is. */
+static struct MHD_Response *http_body_response(struct MHD_Connection *conn, const char *body,
+                                               size_t len, void *owner,
+                                               void (*release)(void *), bool *gzipped)
+{
+    struct MHD_Response *r = NULL;
+    *gzipped = false;
+    if (len >= GZIP_MIN_BYTES &&
         gzip_accepted(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
         size_t zlen;
         char *z = gzip_compress(body, len, &zlen);
         if (z) {
-            free(body);
-            body = z;
-            len = zlen;
-            gzipped = true;
+            r = MHD_create_response_from_buffer_with_free_callback(zlen, z, free);
+            if (!r)
+                free(z);
+            *gzipped = r != NULL;
+            release(owner);
+            return r;
         }
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer_with_free_callback(len, body ? body : strdup(""), free);
+    /* This libmicrohttpd takes the buffer as void * but only reads it. */
+    union { const char *text; void *data; } unconst = { .text = body };
+    r = MHD_create_response_from_buffer_with_free_callback_cls(len, unconst.data, release, owner);
+    if (!r)
+        release(owner);
+    return r;
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                 struct http_response *resp)
+{
+    const char *type = resp->content_type ? resp->content_type
+                       : resp->json       ? "application/json"
+                       : resp->text       ? "text/plain"
+                                          : NULL;
+    struct json_object *json = resp->json;
+    resp->json = NULL;
+    struct MHD_Response *r = NULL;
+    bool gzipped = false;
+    if (json) {
+        size_t len = 0;
+        const char *text = json_object_to_json_string_length(
+            json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        if (text)
+            r = http_body_response(conn, text, len, json, http_free_json, &gzipped);
+        else
+            json_object_put(json);
+    } else {
+        char *text = resp->text ? resp->text : strdup("");
+        resp->text = NULL;
+        if (text)
+            r = http_body_response(conn, text, strlen(text), text, free, &gzipped);
+    }
     enum MHD_Result ok = MHD_NO;
     if (r) {
         if (type)
@@ -221,8 +255,6 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
         }
         ok = MHD_queue_response(conn, resp->status, r);
         MHD_destroy_response(r);
-    } else {
-        free(body);
     }
     ctx->answered = true;
     ctx->status = resp->status;
@@ -230,10 +262,6 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
     ctx->route_id = resp->route_id;
     ctx->log_path = resp->log_path;
     resp->log_path = NULL;
-    json_object_put(resp->json);
-    resp->json = NULL;
-    free(resp->text);
-    resp->text = NULL;
     return ok;
 }
 

@@ -77,7 +77,8 @@ static int main_expire(const struct config *cfg)
     struct db_pool *pool = db_pool_new(&s);
     if (!pool)
         return 1;
-    struct store st = { pool, cfg->max_messages, cfg->room_ttl_seconds, false };
+    struct store st = { .pool = pool, .max_messages = cfg->max_messages,
+                        .room_ttl_seconds = cfg->room_ttl_seconds };
     long deleted = expiry_run_once(&st, cfg->expiry_batch_size);
     db_pool_free(pool);
     if (deleted < 0) {
@@ -135,8 +136,10 @@ static int main_serve(const struct config *cfg)
     es.statement_timeout_ms = 0;
     struct db_pool *expiry_pool = cfg->expiry_interval_seconds ? db_pool_new(&es) : NULL;
     bool notify = *cfg->notifications_addr != '\0';
-    struct store st = { pool, cfg->max_messages, cfg->room_ttl_seconds, notify };
-    struct store expiry_st = { expiry_pool, cfg->max_messages, cfg->room_ttl_seconds, false };
+    struct store st = { .pool = pool, .max_messages = cfg->max_messages,
+                        .room_ttl_seconds = cfg->room_ttl_seconds, .notify = notify };
+    struct store expiry_st = { .pool = expiry_pool, .max_messages = cfg->max_messages,
+                               .room_ttl_seconds = cfg->room_ttl_seconds };
     char notify_url[512];
     snprintf(notify_url, sizeof notify_url, "%s://%s:%ld/notifications/v1/messages",
              cfg->notifications_protocol, cfg->notifications_addr, cfg->notifications_port);
@@ -170,17 +173,20 @@ static int main_serve(const struct config *cfg)
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .request_deadline_ms = cfg->http_request_timeout_seconds * 1000,
     };
-    srv = http_start(&hs, handlers_dispatch, &app);
-    if (!srv)
-        goto out;
+    /* The dispatcher first: the store hands it every post's notifications. */
     if (notify) {
         ob = outbox_start(&os);
         if (!ob)
             goto out;
-        app.outbox = ob;
+        st.lease_ms = outbox_lease_ms(&os);
+        st.queued = outbox_hand_over;
+        st.queued_cls = ob;
     } else {
         log_info("NOTIFICATIONS_PORT_8080_TCP_ADDR is not set: no notifications are queued");
     }
+    srv = http_start(&hs, handlers_dispatch, &app);
+    if (!srv)
+        goto out;
     if (expiry_pool) {
         job = expiry_start(&expiry_st, cfg->expiry_interval_seconds, cfg->expiry_batch_size);
         if (!job)

@@ -4,12 +4,16 @@
  * libcurl multi handle. The thread sleeps in curl_multi_poll on the
  * transfers and the LISTEN socket together, with a timeout that ends when
  * the next retry is due, so an idle server sends one query a minute (a
- * sweep for leases a crashed peer left). The server that queued rows wakes
- * its own dispatcher in-process; a NOTIFY (sent at commit when the outbox
- * was idle) wakes the others within milliseconds. Rows are
- * claimed with SKIP LOCKED and leased, so several servers share the outbox
- * without sending a notification twice in the normal case; a server killed
- * mid-delivery leaves leases that expire, and the rows are sent again. */
+ * sweep for leases a crashed peer left).
+ *
+ * The notifications of this server's own posts are queued in PostgreSQL
+ * already leased to it and handed over in memory (outbox_hand_over): no
+ * query at all until the batched DELETE of the delivered ones. Everything
+ * else (retries, rows whose server died, rows queued with no lease and a
+ * NOTIFY, such as re-queued failures) is claimed with SKIP LOCKED and
+ * leased, so several servers share the outbox without sending a
+ * notification twice in the normal case; a server killed mid-delivery
+ * leaves leases that expire, and the rows are sent again. */
 #include "outbox.h"
 
 #include "buf.h"
@@ -39,6 +43,22 @@
 #define OUTBOX_STOP_GRACE_MS 3000
 /* The dispatcher's queries are short; past this PostgreSQL is not answering. */
 #define OUTBOX_QUERY_DEADLINE_MS 10000
+/* Handed-over notifications waiting for a free delivery slot. Past this,
+ * more are left to their lease's end and claimed then. */
+#define OUTBOX_HANDOVER_MAX 8192
+/* Delivered rows are deleted together, at most this long after the first
+ * of them: one statement for many deliveries rather than one each. A crash
+ * meanwhile only means those few are sent again (at least once). */
+#define OUTBOX_FLUSH_MS 20
+#define OUTBOX_FLUSH_BYTES 65536
+
+/* A notification of this server's own post, leased to it until LEASE_END_MS
+ * (monotonic). */
+struct handover {
+    char id[24];
+    char *body;
+    int64_t lease_end_ms;
+};
 
 struct delivery {
     CURL *easy;
@@ -62,8 +82,12 @@ struct outbox {
     int64_t due_at_ms;     /* monotonic time of the next due row; <0 none */
     int64_t reconnect_ms;  /* wait before the next connection attempt */
     int64_t last_claim_ms;
-    struct buf delivered;  /* "{id,id,...": deleted in one statement per round */
-    atomic_bool wake;      /* set by outbox_wake: this server queued rows */
+    struct buf delivered;  /* "{id,id,...": deleted in one statement per OUTBOX_FLUSH_MS */
+    int64_t delivered_since_ms;    /* when the first of them was delivered; <0 none */
+    pthread_mutex_t handover_mu;   /* guards the ring below and handover_lease_end_ms */
+    struct handover *handovers;    /* ring of OUTBOX_HANDOVER_MAX */
+    size_t handover_head, handover_len;
+    int64_t handover_dropped_ms;   /* lease end of the last one not taken; <0 none */
 };
 
 static bool outbox_connect(struct outbox *ob);
@@ -74,10 +98,13 @@ static char *outbox_body(struct outbox *ob, const char *to, const char *type, co
                          const char *push);
 static void outbox_claim(struct outbox *ob);
 static void outbox_refresh_due(struct outbox *ob);
-static void outbox_start_delivery(struct outbox *ob, PGresult *res, int row);
+static void outbox_start_delivery(struct outbox *ob, const char *id, long attempts, char *body);
+static void outbox_start_claimed(struct outbox *ob, PGresult *res, int row);
+static void outbox_take_handovers(struct outbox *ob);
+static bool outbox_handovers_waiting(struct outbox *ob);
 static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code);
 static void outbox_collect(struct outbox *ob);
-static void outbox_flush_delivered(struct outbox *ob);
+static void outbox_flush_delivered(struct outbox *ob, bool now);
 static void outbox_release(struct outbox *ob, struct delivery *d);
 static size_t outbox_discard(char *data, size_t size, size_t n, void *ud);
 static void *outbox_main(void *arg);
@@ -181,27 +208,27 @@ static size_t outbox_discard(char *data, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-static void outbox_start_delivery(struct outbox *ob, PGresult *res, int row)
+/* Starts sending BODY (taken over: freed here on failure) for row ID, its
+ * ATTEMPTS-th attempt. With no free slot or no memory the body is dropped:
+ * the row's lease ends and it is claimed again. */
+static void outbox_start_delivery(struct outbox *ob, const char *id, long attempts, char *body)
 {
     long slot = 0;
     while (slot < ob->s.concurrency && ob->slots[slot])
         slot++;
-    struct delivery *d = slot < ob->s.concurrency ? calloc(1, sizeof *d) : NULL;
+    struct delivery *d = slot < ob->s.concurrency && body ? calloc(1, sizeof *d) : NULL;
     CURL *easy = d ? curl_easy_init() : NULL;
-    if (easy)
-        d->body = outbox_body(ob, PQgetvalue(res, row, 1), PQgetvalue(res, row, 2),
-                              PQgetvalue(res, row, 3),
-                              PQgetisnull(res, row, 4) ? NULL : PQgetvalue(res, row, 4));
-    if (!d || !easy || !d->body) {
-        /* Out of memory: the lease expires and the row is tried again. */
+    if (!d || !easy) {
         curl_easy_cleanup(easy);
         free(d);
+        free(body);
         return;
     }
     d->easy = easy;
     d->slot = slot;
-    snprintf(d->id, sizeof d->id, "%s", PQgetvalue(res, row, 0));
-    d->attempts = strtol(PQgetvalue(res, row, 5), NULL, 10);
+    d->body = body;
+    d->attempts = attempts;
+    snprintf(d->id, sizeof d->id, "%s", id);
     curl_easy_setopt(easy, CURLOPT_URL, ob->s.url);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, ob->headers);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, d->body);
@@ -215,6 +242,49 @@ static void outbox_start_delivery(struct outbox *ob, PGresult *res, int row)
     ob->slots[slot] = d;
     ob->in_flight++;
     metrics_set_outbox_in_flight(ob->in_flight);
+}
+
+/* Row ROW of outbox_claim's answer: id, to_user, type, data, push, attempts. */
+static void outbox_start_claimed(struct outbox *ob, PGresult *res, int row)
+{
+    char *body = outbox_body(ob, PQgetvalue(res, row, 1), PQgetvalue(res, row, 2),
+                             PQgetvalue(res, row, 3),
+                             PQgetisnull(res, row, 4) ? NULL : PQgetvalue(res, row, 4));
+    outbox_start_delivery(ob, PQgetvalue(res, row, 0), strtol(PQgetvalue(res, row, 5), NULL, 10),
+                          body);
+}
+
+static bool outbox_handovers_waiting(struct outbox *ob)
+{
+    pthread_mutex_lock(&ob->handover_mu);
+    bool waiting = ob->handover_len > 0;
+    pthread_mutex_unlock(&ob->handover_mu);
+    return waiting;
+}
+
+/* Starts the handed-over notifications while slots are free. One whose
+ * lease would end before its delivery could time out is left to the claim
+ * at that lease's end, so that no other server sends it at the same time. */
+static void outbox_take_handovers(struct outbox *ob)
+{
+    pthread_mutex_lock(&ob->handover_mu);
+    int64_t now = clock_now_ms();
+    while (ob->handover_len > 0 && ob->in_flight < ob->s.concurrency) {
+        struct handover h = ob->handovers[ob->handover_head];
+        ob->handover_head = (ob->handover_head + 1) % OUTBOX_HANDOVER_MAX;
+        ob->handover_len--;
+        if (now + ob->s.timeout_ms < h.lease_end_ms) {
+            outbox_start_delivery(ob, h.id, 1, h.body);
+        } else {
+            free(h.body);
+            ob->handover_dropped_ms = h.lease_end_ms;
+        }
+    }
+    int64_t dropped = ob->handover_dropped_ms;
+    ob->handover_dropped_ms = -1;
+    pthread_mutex_unlock(&ob->handover_mu);
+    if (dropped >= 0 && (ob->due_at_ms < 0 || dropped < ob->due_at_ms))
+        ob->due_at_ms = dropped;
 }
 
 static void outbox_release(struct outbox *ob, struct delivery *d)
@@ -243,7 +313,7 @@ static void outbox_claim(struct outbox *ob)
         return;
     int n = PQntuples(res);
     for (int i = 0; i < n && PQnfields(res) == 6; i++)
-        outbox_start_delivery(ob, res, i);
+        outbox_start_claimed(ob, res, i);
     PQclear(res);
     ob->more_due = n == want;
     if (!ob->more_due)
@@ -273,6 +343,8 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
     if (code == CURLE_OK && status >= 200 && status < 300) {
         /* If the list cannot grow (out of memory), the row's lease expires
          * and it is sent again: at least once, as after a crash. */
+        if (ob->delivered.len == 0)
+            ob->delivered_since_ms = clock_now_ms();
         bool listed = buf_append(&ob->delivered, ob->delivered.len ? "," : "{", 1) &&
                       buf_append(&ob->delivered, d->id, strlen(d->id));
         if (!listed)
@@ -311,15 +383,21 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
     outbox_release(ob, d);
 }
 
-static void outbox_flush_delivered(struct outbox *ob)
+/* Deletes the delivered rows: when NOW, or OUTBOX_FLUSH_MS after the
+ * first of them, or once the list is long. */
+static void outbox_flush_delivered(struct outbox *ob, bool now)
 {
     if (ob->delivered.len == 0)
+        return;
+    if (!now && ob->delivered.len < OUTBOX_FLUSH_BYTES &&
+        clock_now_ms() - ob->delivered_since_ms < OUTBOX_FLUSH_MS)
         return;
     if (buf_append(&ob->delivered, "}", 1)) {
         const char *params[] = { ob->delivered.data };
         PQclear(outbox_query(ob, "outbox_delivered", 1, params));
     }
     buf_free(&ob->delivered);
+    ob->delivered_since_ms = -1;
 }
 
 static void outbox_collect(struct outbox *ob)
@@ -330,7 +408,7 @@ static void outbox_collect(struct outbox *ob)
     while ((msg = curl_multi_info_read(ob->multi, &left)) != NULL)
         if (msg->msg == CURLMSG_DONE)
             outbox_finish(ob, msg->easy_handle, msg->data.result);
-    outbox_flush_delivered(ob);
+    outbox_flush_delivered(ob, atomic_load(&ob->stopping));
 }
 
 static void *outbox_main(void *arg)
@@ -352,11 +430,13 @@ static void *outbox_main(void *arg)
                                        : OUTBOX_RECONNECT_MAX_MS;
             }
         }
-        bool woke = outbox_drain_notifies(ob) || atomic_exchange(&ob->wake, false);
+        bool woke = outbox_drain_notifies(ob);
         bool sweep = clock_now_ms() - ob->last_claim_ms >= OUTBOX_IDLE_WAIT_MS;
         bool due = ob->due_at_ms >= 0 && clock_now_ms() >= ob->due_at_ms;
         if (!stopping && (woke || due || sweep || ob->more_due))
             outbox_claim(ob);
+        if (!stopping)
+            outbox_take_handovers(ob);
         outbox_collect(ob);
         /* libpq may have read a NOTIFY while one of our queries ran: it then
          * sits in libpq's queue, not on the socket, and poll() would miss it. */
@@ -366,10 +446,14 @@ static void *outbox_main(void *arg)
         int64_t wait = OUTBOX_IDLE_WAIT_MS;
         if (!ob->pg)
             wait = ob->reconnect_ms;
-        else if (ob->more_due && ob->in_flight < ob->s.concurrency)
+        else if ((ob->more_due || outbox_handovers_waiting(ob)) &&
+                 ob->in_flight < ob->s.concurrency)
             wait = 0;
         else if (ob->due_at_ms >= 0)
             wait = ob->due_at_ms - clock_now_ms();
+        if (ob->delivered_since_ms >= 0 &&
+            ob->delivered_since_ms + OUTBOX_FLUSH_MS - clock_now_ms() < wait)
+            wait = ob->delivered_since_ms + OUTBOX_FLUSH_MS - clock_now_ms();
         if (stopping)
             wait = 100;
         if (wait < 0)
@@ -383,6 +467,7 @@ static void *outbox_main(void *arg)
     for (long i = 0; i < ob->s.concurrency; i++)
         if (ob->slots[i])
             outbox_release(ob, ob->slots[i]);
+    outbox_flush_delivered(ob, true);
     outbox_disconnect(ob);
     return NULL;
 }
@@ -396,18 +481,23 @@ struct outbox *outbox_start(const struct outbox_settings *s)
     ob->due_at_ms = -1;
     ob->reconnect_ms = OUTBOX_RECONNECT_MIN_MS;
     buf_init(&ob->delivered, 1u << 20);
-    atomic_init(&ob->wake, false);
+    ob->delivered_since_ms = -1;
+    ob->handover_dropped_ms = -1;
     atomic_init(&ob->stopping, false);
     ob->multi = curl_multi_init();
     ob->headers = curl_slist_append(NULL, "Content-Type: application/json");
     ob->slots = calloc((size_t)s->concurrency, sizeof *ob->slots);
+    ob->handovers = calloc(OUTBOX_HANDOVER_MAX, sizeof *ob->handovers);
+    pthread_mutex_init(&ob->handover_mu, NULL);
     if (ob->multi) {
         curl_multi_setopt(ob->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, s->concurrency);
         curl_multi_setopt(ob->multi, CURLMOPT_MAXCONNECTS, s->concurrency);
     }
-    if (!ob->multi || !ob->headers || !ob->slots ||
+    if (!ob->multi || !ob->headers || !ob->slots || !ob->handovers ||
         pthread_create(&ob->thread, NULL, outbox_main, ob) != 0) {
         log_error("outbox: cannot start the dispatcher");
+        pthread_mutex_destroy(&ob->handover_mu);
+        free(ob->handovers);
         free(ob->slots);
         curl_slist_free_all(ob->headers);
         if (ob->multi)
@@ -429,14 +519,43 @@ void outbox_stop(struct outbox *ob)
     curl_multi_cleanup(ob->multi);
     curl_slist_free_all(ob->headers);
     buf_free(&ob->delivered);
+    /* Handed over but never started: their leases end and they are claimed. */
+    for (size_t i = 0; i < ob->handover_len; i++)
+        free(ob->handovers[(ob->handover_head + i) % OUTBOX_HANDOVER_MAX].body);
+    free(ob->handovers);
+    pthread_mutex_destroy(&ob->handover_mu);
     free(ob->slots);
     free(ob);
 }
 
-void outbox_wake(struct outbox *ob)
+long outbox_lease_ms(const struct outbox_settings *s)
 {
+    return s->timeout_ms + OUTBOX_LEASE_MARGIN_MS;
+}
+
+void outbox_hand_over(void *obv, const char *id, const char *to_user, const char *type,
+                      const char *data, const char *push)
+{
+    struct outbox *ob = obv;
     if (!ob)
         return;
-    atomic_store(&ob->wake, true);
+    /* Built here, on the request's thread, not on the dispatcher's. */
+    char *body = outbox_body(ob, to_user, type, data, push);
+    int64_t lease_end = clock_now_ms() + outbox_lease_ms(&ob->s);
+    pthread_mutex_lock(&ob->handover_mu);
+    bool taken = body && ob->handover_len < OUTBOX_HANDOVER_MAX;
+    if (taken) {
+        struct handover *h =
+            &ob->handovers[(ob->handover_head + ob->handover_len) % OUTBOX_HANDOVER_MAX];
+        snprintf(h->id, sizeof h->id, "%s", id);
+        h->body = body;
+        h->lease_end_ms = lease_end;
+        ob->handover_len++;
+    } else {
+        ob->handover_dropped_ms = lease_end;
+    }
+    pthread_mutex_unlock(&ob->handover_mu);
+    if (!taken)
+        free(body);
     curl_multi_wakeup(ob->multi);
 }

@@ -30,9 +30,15 @@ struct outbox *outbox_start(const struct outbox_settings *s);
  * Deliveries still unfinished are retried later (their lease expires). */
 void outbox_stop(struct outbox *ob);
 
-/* Wakes the dispatcher at once: this server just queued notifications
- * (cheaper than the NOTIFY that wakes the other servers). OB may be NULL. */
-void outbox_wake(struct outbox *ob);
+/* How long the rows this server queues stay its own (outbox_hand_over):
+ * past the delivery timeout, with a margin. */
+long outbox_lease_ms(const struct outbox_settings *s);
+
+/* A notification this server's post just queued, leased to it (a
+ * store_queued_fn, OBV the outbox; may be NULL): delivered from memory,
+ * with no query to claim it. Never blocks on the delivery. */
+void outbox_hand_over(void *obv, const char *id, const char *to_user, const char *type,
+                      const char *data, const char *push);
 
 /* The delay before attempt ATTEMPTS + 1, after ATTEMPTS failed ones:
  * base * 2^(attempts-1), capped; without jitter (the caller adds it). */

@@ -15,9 +15,12 @@ static enum store_result store_value(struct store *st, const char *name, int npa
                                      const char *const *params, bool retry_safe, char *out,
                                      size_t outlen, const char *req_id);
 static enum store_result store_from_status(const char *status);
+static void store_add(struct json_object *o, const char *key, struct json_object *value);
+static struct json_object *store_text(PGresult *res, int row, int col);
 static struct json_object *store_room_json(const char *id, PGresult *res);
 static char *store_notification_data(const char *room_id, const char *sender,
                                      const struct message_spec *msg);
+static enum store_result store_posted(struct store *st, enum db_status s, PGresult *res);
 
 static enum store_result store_from_db(enum db_status s)
 {
@@ -88,55 +91,82 @@ enum store_result store_is_banned(struct store *st, const char *username, const 
     return banned[0] == 't' ? STORE_BANNED : STORE_OK;
 }
 
-/* Rows of get_room.sql: type, users (JSON text), then ts, ts_is_string,
- * sender, type, message (NULL when the room has no message). */
+/* Rows of get_room.sql: the header (caller, type, users as JSON text),
+ * then one row per message: ts, ts_is_string, sender, type, message. */
+enum get_room_column { GR_CALLER, GR_TYPE, GR_USERS, GR_TS, GR_TS_IS_STRING, GR_SENDER,
+                       GR_MESSAGE_TYPE, GR_MESSAGE, GR_COLUMNS };
+
+/* Adds KEY (a string literal) to object O: json-c neither copies nor
+ * looks for it, which matters at 400 keys per room. */
+static void store_add(struct json_object *o, const char *key, struct json_object *value)
+{
+    json_object_object_add_ex(o, key, value,
+                              JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
+static struct json_object *store_text(PGresult *res, int row, int col)
+{
+    return json_object_new_string_len(PQgetvalue(res, row, col), PQgetlength(res, row, col));
+}
+
 static struct json_object *store_room_json(const char *id, PGresult *res)
 {
-    if (PQntuples(res) < 1 || PQnfields(res) != 7)
-        return NULL;
-    struct json_object *users = json_tokener_parse(PQgetvalue(res, 0, 1));
+    struct json_object *users = json_tokener_parse(PQgetvalue(res, 0, GR_USERS));
     if (!users || !json_object_is_type(users, json_type_array)) {
         json_object_put(users);
         return NULL;
     }
+    int rows = PQntuples(res);
     struct json_object *room = json_object_new_object();
-    struct json_object *messages = json_object_new_array();
-    json_object_object_add(room, "id", json_object_new_string(id));
-    json_object_object_add(room, "type", json_object_new_string(PQgetvalue(res, 0, 0)));
-    json_object_object_add(room, "users", users);
-    for (int i = 0; i < PQntuples(res); i++) {
-        if (PQgetisnull(res, i, 2))
-            continue;
+    struct json_object *messages = json_object_new_array_ext(rows - 1);
+    store_add(room, "id", json_object_new_string(id));
+    store_add(room, "type", store_text(res, 0, GR_TYPE));
+    store_add(room, "users", users);
+    for (int i = 1; i < rows; i++) {
         struct json_object *m = json_object_new_object();
-        bool is_string = PQgetvalue(res, i, 3)[0] == 't';
-        json_object_object_add(m, "timestamp",
-                               message_timestamp_json(PQgetvalue(res, i, 2), is_string));
-        json_object_object_add(m, "from", json_object_new_string(PQgetvalue(res, i, 4)));
-        json_object_object_add(m, "type", json_object_new_string(PQgetvalue(res, i, 5)));
-        json_object_object_add(m, "message", json_object_new_string(PQgetvalue(res, i, 6)));
+        bool is_string = PQgetvalue(res, i, GR_TS_IS_STRING)[0] == 't';
+        store_add(m, "timestamp", message_timestamp_json(PQgetvalue(res, i, GR_TS), is_string));
+        store_add(m, "from", store_text(res, i, GR_SENDER));
+        store_add(m, "type", store_text(res, i, GR_MESSAGE_TYPE));
+        store_add(m, "message", store_text(res, i, GR_MESSAGE));
         json_object_array_add(messages, m);
     }
-    json_object_object_add(room, "messages", messages);
+    store_add(room, "messages", messages);
     return room;
 }
 
-enum store_result store_get_room(struct store *st, const char *room_id,
-                                 struct json_object **room, const char *req_id)
+enum store_result store_get_room(struct store *st, const char *room_id, const char *token,
+                                 char **caller, struct json_object **room, const char *req_id)
 {
     *room = NULL;
+    if (caller)
+        *caller = NULL;
     char limit[24];
     snprintf(limit, sizeof limit, "%ld", st->max_messages);
-    const char *params[] = { room_id, limit };
+    const char *params[] = { room_id, limit, token };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "get_room", 2, params, true, &res, req_id);
+    enum db_status s = db_exec(st->pool, "get_room", 3, params, true, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
-    enum store_result out = STORE_NOT_FOUND;
-    if (PQntuples(res) > 0) {
+    enum store_result out = STORE_ERROR;
+    /* The header row has no message columns; a room has a type. */
+    if (PQntuples(res) < 1 || PQnfields(res) != GR_COLUMNS || !PQgetisnull(res, 0, GR_TS))
+        out = STORE_ERROR;
+    else if (token && PQgetisnull(res, 0, GR_CALLER))
+        out = STORE_BAD_TOKEN;
+    else if (PQgetisnull(res, 0, GR_TYPE))
+        out = STORE_NOT_FOUND;
+    else if (token && !(*caller = strdup(PQgetvalue(res, 0, GR_CALLER))))
+        out = STORE_ERROR;
+    else {
         *room = store_room_json(room_id, res);
         out = *room ? STORE_OK : STORE_ERROR;
     }
     PQclear(res);
+    if (out != STORE_OK && caller) {
+        free(*caller);
+        *caller = NULL;
+    }
     return out;
 }
 
@@ -161,7 +191,7 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
     if (out != STORE_OK)
         return out;
     if (!created)
-        return store_get_room(st, spec->id, room, req_id);
+        return store_get_room(st, spec->id, NULL, NULL, room, req_id);
     /* A new room: the body says everything, no need to read it back. */
     struct json_object *j = json_object_new_object();
     struct json_object *names = json_object_new_array();
@@ -191,48 +221,67 @@ static char *store_notification_data(const char *room_id, const char *sender,
     return text;
 }
 
+/* Rows of post_message.sql and system_message.sql: the status, then the
+ * notification queued (id, to_user, type, data, push), NULL when none. */
+static enum store_result store_posted(struct store *st, enum db_status s, PGresult *res)
+{
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    if (PQntuples(res) >= 1 && PQnfields(res) == 6 && !PQgetisnull(res, 0, 0)) {
+        out = store_from_status(PQgetvalue(res, 0, 0));
+        for (int i = 0; out == STORE_OK && st->queued && i < PQntuples(res); i++)
+            if (!PQgetisnull(res, i, 1))
+                st->queued(st->queued_cls, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                           PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+                           PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5));
+    }
+    PQclear(res);
+    return out;
+}
+
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
                                      bool is_secret, const struct message_spec *msg,
                                      struct json_object *push, const char *req_id)
 {
-    char max[24], ttl[24];
+    char max[24], ttl[24], lease[24];
     snprintf(max, sizeof max, "%ld", st->max_messages);
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
+    snprintf(lease, sizeof lease, "%ld", st->lease_ms);
     char *data = st->notify && msg ? store_notification_data(room_id, sender, msg) : NULL;
     const char *push_text = data && push ? json_object_to_json_string_ext(
         push, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
     const char *params[] = {
         room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
         msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
-        msg ? msg->type : NULL, msg ? msg->message : NULL, max, ttl, data, push_text,
+        msg ? msg->type : NULL, msg ? msg->message : NULL, max, ttl, data, push_text, lease,
     };
-    char status[16] = "";
-    enum store_result out = store_value(st, "post_message", 12, params, false, status,
-                                        sizeof status, req_id);
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "post_message", 13, params, false, &res, req_id);
     free(data);
-    return out == STORE_OK ? store_from_status(status) : out;
+    return store_posted(st, s, res);
 }
 
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
                                        const struct message_spec *msg, const char *req_id)
 {
-    char max[24], ttl[24];
+    char max[24], ttl[24], lease[24];
     snprintf(max, sizeof max, "%ld", st->max_messages);
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
+    snprintf(lease, sizeof lease, "%ld", st->lease_ms);
     char *users = room_spec_users_literal(spec);
     if (!users)
         return STORE_ERROR;
     char *data = st->notify ? store_notification_data(spec->id, "$$", msg) : NULL;
     const char *params[] = {
         spec->id, spec->type, users, msg->ts, msg->ts_is_string ? "t" : "f", msg->message, max, ttl,
-        data,
+        data, lease,
     };
-    char status[16] = "";
-    enum store_result out = store_value(st, "system_message", 9, params, false, status,
-                                        sizeof status, req_id);
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, "system_message", 10, params, false, &res, req_id);
     free(users);
     free(data);
-    return out == STORE_OK ? store_from_status(status) : out;
+    return store_posted(st, s, res);
 }
 
 enum store_result store_expire_batch(struct store *st, long batch, long *deleted,

@@ -11,17 +11,27 @@ struct json_object;
 struct room_spec;
 struct message_spec;
 
+/* A notification a post queued, leased to this server: ID is its outbox
+ * row, the rest its columns (PUSH may be NULL). The strings are borrowed
+ * for the call. */
+typedef void store_queued_fn(void *cls, const char *id, const char *to_user, const char *type,
+                             const char *data, const char *push);
+
 struct store {
     struct db_pool *pool;      /* borrowed */
     long max_messages;
     long room_ttl_seconds;
     bool notify;               /* queue notifications in the outbox */
+    long lease_ms;             /* how long this server's new outbox rows are its own */
+    store_queued_fn *queued;   /* gets each of them (the dispatcher); may be NULL */
+    void *queued_cls;
 };
 
 enum store_result {
     STORE_OK,
     STORE_VALID,          /* checks passed, nothing written (check-only post) */
     STORE_NOT_FOUND,      /* no such live room, or no such valid token */
+    STORE_BAD_TOKEN,      /* the table token is unknown or expired: 401 */
     STORE_NOT_MEMBER,
     STORE_BANNED,
     STORE_CHAT_DISABLED,
@@ -41,10 +51,13 @@ __attribute__((warn_unused_result))
 enum store_result store_is_banned(struct store *st, const char *username, const char *req_id);
 
 /* The live room ROOM_ID as the API's JSON {id, type, users, messages}
- * (caller puts *ROOM), or STORE_NOT_FOUND. */
+ * (caller puts *ROOM), or STORE_NOT_FOUND. TOKEN, when not NULL, is a table
+ * token looked up in the same statement: its user in *CALLER (caller frees),
+ * or STORE_BAD_TOKEN (and the room is not read) when unknown or expired.
+ * CALLER may be NULL when TOKEN is. */
 __attribute__((warn_unused_result))
-enum store_result store_get_room(struct store *st, const char *room_id,
-                                 struct json_object **room, const char *req_id);
+enum store_result store_get_room(struct store *st, const char *room_id, const char *token,
+                                 char **caller, struct json_object **room, const char *req_id);
 
 /* Creates SPEC's room or refreshes the live one; CALLER (NULL for the API
  * secret) is checked for a ban first (STORE_BANNED). On STORE_OK, *ROOM is
@@ -56,7 +69,7 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
 
 /* Posts MSG from SENDER ("$$" with IS_SECRET) to ROOM_ID after the sender
  * and room checks, and queues its notifications (with PUSH, the body's push
- * value, may be NULL) in the same transaction. MSG NULL runs the checks only
+ * value, may be NULL) in the same transaction, each passed to st->queued. MSG NULL runs the checks only
  * (STORE_VALID when all pass). STORE_MUTED means nothing was stored and the
  * caller answers 200. */
 __attribute__((warn_unused_result))
