@@ -122,6 +122,7 @@ cleanup() {
     "$PG" destroy "$WORK/pg" || log "could not remove the cluster in $WORK/pg"
     rm -rf -- "$WORK"
   fi
+  release_huge_pages
   exit "$rc"
 }
 trap cleanup EXIT
@@ -232,7 +233,8 @@ proc_status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # tok-<user>, never expiring. Set-based (generate_series): ~1 s per 1,000 rooms.
 # Messages go in seq-major order (message 1 of every room, then message 2...)
 # as a live service writes them, so a room's messages are spread over many
-# pages rather than packed together, which would flatter get_room.
+# pages rather than packed together, which would flatter get_room. Each has
+# its json_text, as the server stores it.
 seed() { # LETTER N TOKENS
   sql -v l="$1" -v n="$2" -v tokens="$3" <<'SQL'
 BEGIN;
@@ -242,13 +244,16 @@ SELECT 'bench/' || :'l' || i || 'a/' || :'l' || i || 'b', 'bench', 100, now() + 
 INSERT INTO room_users (room_id, username)
 SELECT 'bench/' || :'l' || i || 'a/' || :'l' || i || 'b', :'l' || i || s
   FROM generate_series(1, :n) AS i, (VALUES ('a'), ('b')) AS v(s);
-INSERT INTO messages (room_id, seq, ts, ts_is_string, sender, type, message)
-SELECT 'bench/' || :'l' || i || 'a/' || :'l' || i || 'b', k,
-       (1700000000000 + k * 1000)::text, false,
-       :'l' || i || CASE WHEN k % 2 = 0 THEN 'a' ELSE 'b' END,
-       'text', 'bench message number ' || k
+INSERT INTO messages (room_id, seq, ts, ts_is_string, sender, type, message, json_text)
+SELECT room, k, ts, false, sender, 'text', message,
+       '{"timestamp":' || ts || ',"from":' || to_json(sender) || ',"type":"text","message":'
+         || to_json(message) || '}'
   FROM generate_series(0, :n * 100 - 1) AS g,
-       LATERAL (SELECT g / :n + 1 AS k, g % :n + 1 AS i) AS x;
+       LATERAL (SELECT g / :n + 1 AS k, g % :n + 1 AS i) AS x,
+       LATERAL (SELECT 'bench/' || :'l' || i || 'a/' || :'l' || i || 'b' AS room,
+                       (1700000000000 + k * 1000)::text AS ts,
+                       :'l' || i || CASE WHEN k % 2 = 0 THEN 'a' ELSE 'b' END AS sender,
+                       'bench message number ' || k AS message) AS v;
 \if :tokens
 INSERT INTO auth_tokens (token, username, expires_at)
 SELECT 'tok-' || :'l' || i || s, :'l' || i || s, NULL
@@ -349,6 +354,8 @@ USERS_X="('{u' || :r || 'a,u' || :r || 'b}')"
 # text; notifications are on). A space after each ':' keeps pgbench from
 # reading ":1700..." as a variable.
 NOTIFY_X="('{\"roomId\": \"bench/u' || :r || 'a/u' || :r || 'b\", \"timestamp\": ' || :ts || ', \"from\": \"u' || :r || 'a\", \"type\": \"text\", \"message\": \"bench\"}')"
+# The message's own JSON (messages.json_text), likewise.
+MESSAGE_X="('{\"timestamp\": ' || :ts || ', \"from\": \"u' || :r || 'a\", \"type\": \"text\", \"message\": \"bench\"}')"
 pgb_statement() { # SQL_FILE REPLACEMENT...
   local file=$ROOT/sql/$1 n i=1 r
   shift
@@ -367,18 +374,18 @@ make_pgbench_scripts() {
   mkdir -p "$d"
   {
     echo '\set r random(1, :rooms)'
-    pgb_statement auth_lookup.sql "$TOKEN_X"
+    # get_room looks the table token up itself: one statement
     pgb_statement get_room.sql "$ROOM_X" 100 "$TOKEN_X"
   } >"$d/get_room.sql"
   {
     echo '\set r random(1, :rooms)'
     echo '\set ts random(1600000000000, 1700000000000)'
     pgb_statement auth_lookup.sql "$TOKEN_X"
-    # room, sender, is_secret, store, ts, ts_is_string, type, message,
+    # room, sender, is_secret, store, ts, ts_is_string, type, message, json,
     # max_messages, ttl, notify_data, push, lease_ms (the server's default:
     # NOTIFICATIONS_TIMEOUT_MS 10 s + 5 s; the rows stay queued, pgbench delivers nothing)
     pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
-      100 5184000 "$NOTIFY_X" NULL 15000
+      "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000
   } >"$d/post_message.sql"
   {
     echo '\set r random(1, :rooms)'
@@ -531,6 +538,47 @@ start_server_sizes() {
   esac
 }
 
+# --------------------------------------------------------------- huge pages
+# With 4 GB of shared_buffers in 4 kB pages, every new PostgreSQL backend
+# takes a page fault for each shared page it touches first: measured on this
+# kind of VM, a fresh pgbench at 32 clients ramped from 570 to 3,100 get_room
+# transactions/s over 20 s, so a 15 s ceiling measured mostly the faults.
+# With 2 MB huge pages (what a production server with large shared_buffers
+# uses anyway) the same run starts at full speed. As root we reserve exactly
+# what PostgreSQL asks for (shared_memory_size_in_huge_pages) and give the
+# pages back on exit; otherwise huge_pages=try and a warning.
+HUGE_PAGES_OLD=""
+HUGE_PAGES=off
+reserve_huge_pages() { # CLUSTER_DIR
+  local want have owner
+  if [[ $EUID -eq 0 && -w /proc/sys/vm/nr_hugepages ]]; then
+    owner=$(stat -c %U "$1")
+    want=$(cd / && runuser -u "$owner" -- "$PG_BIN/postgres" -D "$1" -C shared_memory_size_in_huge_pages 2>/dev/null || true)
+    if [[ $want =~ ^[0-9]+$ ]]; then
+      HUGE_PAGES_OLD=$(cat /proc/sys/vm/nr_hugepages)
+      echo $((HUGE_PAGES_OLD + want)) >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+      have=$(cat /proc/sys/vm/nr_hugepages)
+      if ((have >= HUGE_PAGES_OLD + want)); then
+        HUGE_PAGES=on
+      else
+        echo "$HUGE_PAGES_OLD" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+        HUGE_PAGES_OLD=""
+      fi
+    fi
+  fi
+  if [[ $HUGE_PAGES == on ]]; then
+    log "reserved $want huge pages of 2 MB for shared_buffers"
+    echo "huge_pages = on                 # reserved by scripts/bench.sh" >>"$1/postgresql.conf"
+  else
+    log "WARNING: no huge pages (needs root and vm.nr_hugepages): every new PostgreSQL connection"
+    log "         warms up slowly, which lowers the ceilings and the first seconds of each run"
+    echo "huge_pages = try" >>"$1/postgresql.conf"
+  fi
+}
+release_huge_pages() {
+  [[ -z $HUGE_PAGES_OLD ]] || echo "$HUGE_PAGES_OLD" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+}
+
 # ==================================================================== run
 T_START=$SECONDS
 # How busy the machine is without us (1 s), in % of one core: anything else
@@ -565,6 +613,7 @@ max_wal_size = 4GB              # no checkpoint forced by WAL volume during a ru
 checkpoint_timeout = 30min      # ...nor by time: we CHECKPOINT after seeding instead, so no
                                 # route is measured across a checkpoint and another not
 EOF
+reserve_huge_pages "$WORK/pg"
 "$PG" start "$WORK/pg"
 DB_URL=$("$PG" url "$WORK/pg")
 POSTMASTER_PID=$(head -n1 "$WORK/pg/postmaster.pid")
@@ -653,7 +702,7 @@ SETTINGS_JSON=$(jq -n \
   --argjson messages_per_room 100 --argjson seed_seconds "$MAIN_SEED_SECONDS" \
   --argjson wrk_threads "$WRK_THREADS" --argjson wrk_connections "$WRK_CONNS" \
   --argjson nproc "$NCPU" --arg postgres "$(sql_value 'SHOW server_version')" \
-  --arg shared_buffers "$(sql_value 'SHOW shared_buffers')" \
+  --arg shared_buffers "$(sql_value 'SHOW shared_buffers')" --arg huge_pages "$HUGE_PAGES" \
   --arg synchronous_commit "$(sql_value 'SHOW synchronous_commit')" \
   --arg http_threads "$BENCH_HTTP_THREADS" --arg fsync "$(sql_value 'SHOW fsync')" --arg max_connections "$(sql_value 'SHOW max_connections')" \
   --arg max_wal_size "$(sql_value 'SHOW max_wal_size')" \

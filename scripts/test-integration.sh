@@ -6,7 +6,8 @@
 # The test gets DATABASE_URL, CHAT_BIN (the server to start; default
 # build/ganomede-chat, an absolute CHAT_BIN from the caller wins, e.g. a
 # sanitizer build), PG_SCRIPT and PG_DIR (to stop/start the cluster, e.g. to
-# test reconnection).
+# test reconnection) and MIGRATIONS_DIR (the .down.sql files the migrations
+# group applies).
 # TEST_WRAPPER="valgrind --error-exitcode=1 ..." is put in front of the test.
 set -euo pipefail
 
@@ -42,7 +43,8 @@ trap 'on_signal 143' TERM
 DATABASE_URL=$("$PG" url "$PG_DIR")
 CHAT_BIN=${CHAT_BIN:-$ROOT/build/ganomede-chat}
 PG_SCRIPT=$PG
-export DATABASE_URL CHAT_BIN PG_SCRIPT PG_DIR
+MIGRATIONS_DIR=$ROOT/migrations
+export DATABASE_URL CHAT_BIN PG_SCRIPT PG_DIR MIGRATIONS_DIR
 
 read -ra wrapper <<<"${TEST_WRAPPER:-}"
 # In the background so that `wait` (unlike a foreground command) returns at

@@ -7,7 +7,9 @@
 --           the token is not valid (the room is then not read at all)
 --   users   the room's users, a JSON array sorted bytewise
 -- then one row per message, newest first, header columns NULL:
---   ts, ts_is_string, sender, type, message.
+--   json    the message as the API returns it (messages.json_text), or NULL
+--           for a message stored before migration 0004, which comes as
+--           ts, ts_is_string, sender, type, message for the server to render.
 WITH head AS (
     SELECT a.username AS caller, r.id, r.type,
            (SELECT json_agg(username ORDER BY username COLLATE "C")::text
@@ -20,11 +22,16 @@ WITH head AS (
              ON r.id = $1 AND r.expires_at > now()
             AND ($3::text IS NULL OR a.username IS NOT NULL)
 )
-SELECT caller, type, users, NULL AS ts, NULL AS ts_is_string, NULL AS sender,
+SELECT caller, type, users, NULL AS json, NULL AS ts, NULL AS ts_is_string, NULL AS sender,
        NULL AS message_type, NULL AS message
   FROM head
 UNION ALL
-(SELECT NULL, NULL, NULL, m.ts, m.ts_is_string, m.sender, m.type, m.message
+(SELECT NULL, NULL, NULL, m.json_text,
+        CASE WHEN m.json_text IS NULL THEN m.ts END,
+        CASE WHEN m.json_text IS NULL THEN m.ts_is_string END,
+        CASE WHEN m.json_text IS NULL THEN m.sender END,
+        CASE WHEN m.json_text IS NULL THEN m.type END,
+        CASE WHEN m.json_text IS NULL THEN m.message END
    FROM messages m
   WHERE m.room_id = $1 AND (SELECT id IS NOT NULL FROM head)
   ORDER BY m.seq DESC

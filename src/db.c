@@ -160,9 +160,25 @@ PGresult *db_run(PGconn *pg, const char *name, int nparams, const char *const *p
         return NULL;
     int64_t deadline = deadline_ms > 0 ? clock_now_ms() + deadline_ms : INT64_MAX;
     PGresult *last = NULL;
+    /* Wait first, read after: the answer cannot be there the moment the
+     * query left, and a read that finds nothing is a wasted syscall. */
     for (;;) {
         int flushed = PQflush(pg);
-        if (flushed < 0 || !PQconsumeInput(pg))
+        if (flushed < 0)
+            break;
+        int64_t now = clock_now_ms();
+        if (now >= deadline || (abort && atomic_load(abort))) {
+            *gave_up = true;
+            break;
+        }
+        int64_t slice = deadline - now < DB_POLL_SLICE_MS ? deadline - now : DB_POLL_SLICE_MS;
+        struct pollfd pfd = { .fd = PQsocket(pg), .events = POLLIN | (flushed ? POLLOUT : 0) };
+        int ready = poll(&pfd, 1, (int)slice);
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready <= 0)
+            continue;
+        if (!PQconsumeInput(pg))
             break;
         while (!PQisBusy(pg)) {
             PGresult *r = PQgetResult(pg);
@@ -171,15 +187,6 @@ PGresult *db_run(PGconn *pg, const char *name, int nparams, const char *const *p
             PQclear(last);
             last = r;
         }
-        int64_t now = clock_now_ms();
-        if (now >= deadline || (abort && atomic_load(abort))) {
-            *gave_up = true;
-            break;
-        }
-        int64_t slice = deadline - now < DB_POLL_SLICE_MS ? deadline - now : DB_POLL_SLICE_MS;
-        struct pollfd pfd = { .fd = PQsocket(pg), .events = POLLIN | (flushed ? POLLOUT : 0) };
-        if (poll(&pfd, 1, (int)slice) < 0 && errno != EINTR)
-            break;
     }
     PQclear(last);
     return NULL;

@@ -86,3 +86,14 @@ struct json_object *message_timestamp_json(const char *ts, bool ts_is_string)
         return json_object_new_uint64(strtoull(ts, NULL, 10));
     return json_object_new_double_s(strtod(ts, NULL), ts);
 }
+
+struct json_object *message_json(const char *ts, bool ts_is_string, const char *from,
+                                 const char *type, const char *message)
+{
+    struct json_object *m = json_object_new_object();
+    json_object_object_add(m, "timestamp", message_timestamp_json(ts, ts_is_string));
+    json_object_object_add(m, "from", json_object_new_string(from));
+    json_object_object_add(m, "type", json_object_new_string(type));
+    json_object_object_add(m, "message", json_object_new_string(message));
+    return m;
+}

@@ -34,4 +34,9 @@ bool message_is_number_text(const char *s);
  * serializes to exactly TS. Caller owns the result. */
 struct json_object *message_timestamp_json(const char *ts, bool ts_is_string);
 
+/* A stored message as the API returns it: {timestamp, from, type, message}
+ * in that order (TS as message_timestamp_json reads it). Caller owns it. */
+struct json_object *message_json(const char *ts, bool ts_is_string, const char *from,
+                                 const char *type, const char *message);
+
 #endif

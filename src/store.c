@@ -17,7 +17,10 @@ static enum store_result store_value(struct store *st, const char *name, int npa
 static enum store_result store_from_status(const char *status);
 static void store_add(struct json_object *o, const char *key, struct json_object *value);
 static struct json_object *store_text(PGresult *res, int row, int col);
+static void store_free_result(struct json_object *o, void *res);
+static struct json_object *store_message_row(PGresult *res, int row);
 static struct json_object *store_room_json(const char *id, PGresult *res);
+static char *store_json_text(struct json_object *o);
 static char *store_notification_data(const char *room_id, const char *sender,
                                      const struct message_spec *msg);
 static enum store_result store_posted(struct store *st, enum db_status s, PGresult *res);
@@ -92,12 +95,13 @@ enum store_result store_is_banned(struct store *st, const char *username, const 
 }
 
 /* Rows of get_room.sql: the header (caller, type, users as JSON text),
- * then one row per message: ts, ts_is_string, sender, type, message. */
-enum get_room_column { GR_CALLER, GR_TYPE, GR_USERS, GR_TS, GR_TS_IS_STRING, GR_SENDER,
+ * then one row per message: its JSON, or (stored before migration 0004)
+ * ts, ts_is_string, sender, type, message. */
+enum get_room_column { GR_CALLER, GR_TYPE, GR_USERS, GR_JSON, GR_TS, GR_TS_IS_STRING, GR_SENDER,
                        GR_MESSAGE_TYPE, GR_MESSAGE, GR_COLUMNS };
 
 /* Adds KEY (a string literal) to object O: json-c neither copies nor
- * looks for it, which matters at 400 keys per room. */
+ * looks for it. */
 static void store_add(struct json_object *o, const char *key, struct json_object *value)
 {
     json_object_object_add_ex(o, key, value,
@@ -109,6 +113,31 @@ static struct json_object *store_text(PGresult *res, int row, int col)
     return json_object_new_string_len(PQgetvalue(res, row, col), PQgetlength(res, row, col));
 }
 
+/* json-c's user_delete: the room's JSON owns the result its messages'
+ * texts point into. */
+static void store_free_result(struct json_object *o, void *res)
+{
+    (void)o;
+    PQclear(res);
+}
+
+/* Message ROW of a get_room result. Its stored JSON text goes out as it
+ * is: json-c writes a node with the userdata serializer verbatim, so the
+ * text is neither parsed nor copied (it stays in RES, which the room owns). */
+static struct json_object *store_message_row(PGresult *res, int row)
+{
+    if (PQgetisnull(res, row, GR_JSON))
+        return message_json(PQgetvalue(res, row, GR_TS),
+                            PQgetvalue(res, row, GR_TS_IS_STRING)[0] == 't',
+                            PQgetvalue(res, row, GR_SENDER), PQgetvalue(res, row, GR_MESSAGE_TYPE),
+                            PQgetvalue(res, row, GR_MESSAGE));
+    struct json_object *m = json_object_new_boolean(0);
+    json_object_set_serializer(m, json_object_userdata_to_json_string,
+                               PQgetvalue(res, row, GR_JSON), NULL);
+    return m;
+}
+
+/* The room's JSON; on success it owns RES (freed with it). */
 static struct json_object *store_room_json(const char *id, PGresult *res)
 {
     struct json_object *users = json_tokener_parse(PQgetvalue(res, 0, GR_USERS));
@@ -122,16 +151,10 @@ static struct json_object *store_room_json(const char *id, PGresult *res)
     store_add(room, "id", json_object_new_string(id));
     store_add(room, "type", store_text(res, 0, GR_TYPE));
     store_add(room, "users", users);
-    for (int i = 1; i < rows; i++) {
-        struct json_object *m = json_object_new_object();
-        bool is_string = PQgetvalue(res, i, GR_TS_IS_STRING)[0] == 't';
-        store_add(m, "timestamp", message_timestamp_json(PQgetvalue(res, i, GR_TS), is_string));
-        store_add(m, "from", store_text(res, i, GR_SENDER));
-        store_add(m, "type", store_text(res, i, GR_MESSAGE_TYPE));
-        store_add(m, "message", store_text(res, i, GR_MESSAGE));
-        json_object_array_add(messages, m);
-    }
+    for (int i = 1; i < rows; i++)
+        json_object_array_add(messages, store_message_row(res, i));
     store_add(room, "messages", messages);
+    json_object_set_userdata(room, res, store_free_result);
     return room;
 }
 
@@ -150,7 +173,8 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
         return store_from_db(s);
     enum store_result out = STORE_ERROR;
     /* The header row has no message columns; a room has a type. */
-    if (PQntuples(res) < 1 || PQnfields(res) != GR_COLUMNS || !PQgetisnull(res, 0, GR_TS))
+    if (PQntuples(res) < 1 || PQnfields(res) != GR_COLUMNS || !PQgetisnull(res, 0, GR_JSON) ||
+        !PQgetisnull(res, 0, GR_TS))
         out = STORE_ERROR;
     else if (token && PQgetisnull(res, 0, GR_CALLER))
         out = STORE_BAD_TOKEN;
@@ -158,9 +182,9 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
         out = STORE_NOT_FOUND;
     else if (token && !(*caller = strdup(PQgetvalue(res, 0, GR_CALLER))))
         out = STORE_ERROR;
-    else {
-        *room = store_room_json(room_id, res);
-        out = *room ? STORE_OK : STORE_ERROR;
+    else if ((*room = store_room_json(room_id, res)) != NULL) {
+        res = NULL;   /* the room owns it now */
+        out = STORE_OK;
     }
     PQclear(res);
     if (out != STORE_OK && caller) {
@@ -205,6 +229,15 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
     return STORE_OK;
 }
 
+/* O as compact JSON text, then O put (caller frees the text). */
+static char *store_json_text(struct json_object *o)
+{
+    char *text = strdup(json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return text;
+}
+
 /* The "data" of a message's notifications, as JSON text (caller frees). */
 static char *store_notification_data(const char *room_id, const char *sender,
                                      const struct message_spec *msg)
@@ -215,10 +248,7 @@ static char *store_notification_data(const char *room_id, const char *sender,
     json_object_object_add(data, "from", json_object_new_string(sender));
     json_object_object_add(data, "type", json_object_new_string(msg->type));
     json_object_object_add(data, "message", json_object_new_string(msg->message));
-    char *text = strdup(json_object_to_json_string_ext(
-        data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(data);
-    return text;
+    return store_json_text(data);
 }
 
 /* Rows of post_message.sql and system_message.sql: the status, then the
@@ -248,16 +278,27 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
     snprintf(max, sizeof max, "%ld", st->max_messages);
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
     snprintf(lease, sizeof lease, "%ld", st->lease_ms);
-    char *data = st->notify && msg ? store_notification_data(room_id, sender, msg) : NULL;
+    char *json = NULL, *data = NULL;
+    if (msg) {
+        json = store_json_text(message_json(msg->ts, msg->ts_is_string, sender, msg->type,
+                                            msg->message));
+        data = st->notify ? store_notification_data(room_id, sender, msg) : NULL;
+        if (!json || (st->notify && !data)) {
+            free(json);
+            free(data);
+            return STORE_ERROR;
+        }
+    }
     const char *push_text = data && push ? json_object_to_json_string_ext(
         push, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
     const char *params[] = {
         room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
         msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
-        msg ? msg->type : NULL, msg ? msg->message : NULL, max, ttl, data, push_text, lease,
+        msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data, push_text, lease,
     };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "post_message", 13, params, false, &res, req_id);
+    enum db_status s = db_exec(st->pool, "post_message", 14, params, false, &res, req_id);
+    free(json);
     free(data);
     return store_posted(st, s, res);
 }
@@ -269,19 +310,25 @@ enum store_result store_system_message(struct store *st, const struct room_spec 
     snprintf(max, sizeof max, "%ld", st->max_messages);
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
     snprintf(lease, sizeof lease, "%ld", st->lease_ms);
+    enum store_result out = STORE_ERROR;
     char *users = room_spec_users_literal(spec);
-    if (!users)
-        return STORE_ERROR;
+    char *json = store_json_text(message_json(msg->ts, msg->ts_is_string, "$$", msg->type,
+                                              msg->message));
     char *data = st->notify ? store_notification_data(spec->id, "$$", msg) : NULL;
+    if (!users || !json || (st->notify && !data))
+        goto out;
     const char *params[] = {
-        spec->id, spec->type, users, msg->ts, msg->ts_is_string ? "t" : "f", msg->message, max, ttl,
-        data, lease,
+        spec->id, spec->type, users, msg->ts, msg->ts_is_string ? "t" : "f", msg->message, json,
+        max, ttl, data, lease,
     };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "system_message", 10, params, false, &res, req_id);
+    enum db_status s = db_exec(st->pool, "system_message", 11, params, false, &res, req_id);
+    out = store_posted(st, s, res);
+out:
     free(users);
+    free(json);
     free(data);
-    return store_posted(st, s, res);
+    return out;
 }
 
 enum store_result store_expire_batch(struct store *st, long batch, long *deleted,

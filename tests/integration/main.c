@@ -5,7 +5,7 @@
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
  * Groups: config routes auth messages trim policies expiry badinput notify
- *         logs ops shutdown outage. The pattern uses cmocka's wildcards (* and ?).
+ *         logs ops shutdown faults migrations outage. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
  * clean run unless IT_KEEP_LOGS is set.
  */
@@ -35,6 +35,7 @@ static const struct {
     { "ops", run_ops_tests },
     { "shutdown", run_shutdown_tests },
     { "faults", run_faults_tests },
+    { "migrations", run_migrations_tests },
     { "outage", run_outage_tests },
 };
 

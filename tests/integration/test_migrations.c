@@ -1,0 +1,150 @@
+/*
+ * Migrations: every .down.sql undoes its .up.sql, and `migrate` rebuilds the
+ * schema after them; the upgrade to 0004 keeps the messages stored before it
+ * and the server renders them from their columns.
+ *
+ * The down files are read from MIGRATIONS_DIR (set by
+ * scripts/test-integration.sh) and applied as an operator would, newest
+ * first, each with its schema_migrations row deleted (docs/operations.md).
+ */
+#include "harness.h"
+#include "tests.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROOM "chess/v1/alice/bob"
+
+/* Whole text of migrations/NNNN_*.down.sql for VERSION; caller frees. */
+static char *read_down_file(long version)
+{
+    const char *dir = h_env("MIGRATIONS_DIR");
+    if (!dir)
+        fail_msg("MIGRATIONS_DIR is not set");
+    char prefix[16], path[1024] = "";
+    snprintf(prefix, sizeof prefix, "%04ld_", version);
+    DIR *d = opendir(dir);
+    if (!d)
+        fail_msg("cannot open %s", dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && len > 9 &&
+            strcmp(e->d_name + len - 9, ".down.sql") == 0)
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    if (!path[0])
+        fail_msg("no %s*.down.sql in %s", prefix, dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    char *text = calloc(1, 1 << 20);
+    size_t n = fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return text;
+}
+
+/* Applies the down migration of VERSION as an operator would. */
+static void migrate_down(long version)
+{
+    char *sql = read_down_file(version);
+    PGresult *r = PQexec(db(), sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("down migration %ld failed: %s", version, PQresultErrorMessage(r));
+    PQclear(r);
+    free(sql);
+    char v[24];
+    snprintf(v, sizeof v, "%ld", version);
+    db_exec("DELETE FROM schema_migrations WHERE version = $1", PARAMS(v));
+}
+
+static void migrate_up(void)
+{
+    char *out = NULL, *err = NULL;
+    int rc = run_chat((const char *const[]){ "migrate", NULL }, NULL, 60, &out, &err);
+    if (rc != 0)
+        print_error("migrate: %s%s\n", out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+    assert_int_equal(rc, 0);
+}
+
+static long long latest_version(void)
+{
+    return db_long("SELECT max(version) FROM schema_migrations", 0, NULL);
+}
+
+static bool relation_exists(const char *name)
+{
+    return db_long("SELECT count(*) FROM pg_class WHERE relname = $1", PARAMS(name)) > 0;
+}
+
+/* Every down file, newest first, leaves no chat table behind; migrate then
+ * builds a schema the server runs on. */
+static void test_every_down_migration_undoes_its_up(void **state)
+{
+    (void)state;
+    long long latest = latest_version();
+    assert_true(latest >= 4);
+    for (long v = (long)latest; v >= 1; v--)
+        migrate_down(v);
+    assert_int_equal(db_long("SELECT count(*) FROM schema_migrations", 0, NULL), 0);
+    assert_false(relation_exists("rooms"));
+    assert_false(relation_exists("messages"));
+    assert_false(relation_exists("notification_outbox"));
+    assert_int_equal(db_long("SELECT count(*) FROM pg_proc WHERE proname LIKE 'chat\\_%'", 0, NULL),
+                     0);
+    migrate_up();
+    assert_int_equal(latest_version(), latest);
+    db_token(TOK_ALICE, "alice", NULL);
+    server_t *s = scoped_server(NULL);
+    h_srv = s;
+    api_create_room("{\"type\":\"chess/v1\",\"users\":[\"alice\",\"bob\"]}");
+    api_post_msg(TOK_ALICE, ROOM, "{\"timestamp\":1,\"type\":\"text\",\"message\":\"back\"}");
+    resp_t *r = http_get(PFX "/auth/%s/rooms/%s", TOK_ALICE, enc(ROOM));
+    json_object *m = assert_room(r, ROOM, "chess/v1", USERS("alice", "bob"), 1);
+    assert_msg(json_object_array_get_idx(m, 0), "1", "alice", "text", "back");
+    resp_free(r);
+}
+
+/* A database at version 3 with messages, upgraded: the messages stay, with
+ * no stored JSON, and come back exactly as posted. */
+static void test_upgrade_to_0004_keeps_earlier_messages(void **state)
+{
+    (void)state;
+    api_create_room("{\"type\":\"chess/v1\",\"users\":[\"alice\",\"bob\"]}");
+    api_post_msg(TOK_ALICE, ROOM, "{\"timestamp\":\"7\",\"type\":\"text\",\"message\":\"one\"}");
+    api_post_msg(TOK_BOB, ROOM, "{\"timestamp\":2.50,\"type\":\"move\",\"message\":\"two\"}");
+    resp_t *before = http_get(PFX "/auth/%s/rooms/%s", TOK_ALICE, enc(ROOM));
+    assert_int_equal(before->status, 200);
+    migrate_down(4);
+    assert_int_equal(db_long("SELECT count(*) FROM information_schema.columns "
+                             "WHERE table_name = 'messages' AND column_name = 'json_text'",
+                             0, NULL), 0);
+    migrate_up();
+    assert_int_equal(db_long("SELECT count(*) FROM messages WHERE json_text IS NULL", 0, NULL), 2);
+    server_t *s = scoped_server(NULL);
+    h_srv = s;
+    resp_t *after = http_get(PFX "/auth/%s/rooms/%s", TOK_ALICE, enc(ROOM));
+    assert_int_equal(after->status, 200);
+    assert_string_equal(after->body, before->body);
+    json_object *m = assert_room(after, ROOM, "chess/v1", USERS("alice", "bob"), 2);
+    assert_msg(json_object_array_get_idx(m, 0), "2.50", "bob", "move", "two");
+    assert_msg(json_object_array_get_idx(m, 1), "\"7\"", "alice", "text", "one");
+    resp_free(before);
+    resp_free(after);
+}
+
+int run_migrations_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_every_down_migration_undoes_its_up),
+        T(test_upgrade_to_0004_keeps_earlier_messages),
+    };
+    return cmocka_run_group_tests_name("migrations", tests, group_setup_default,
+                                       group_teardown_server);
+}
