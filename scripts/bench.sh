@@ -8,6 +8,7 @@
 #                  under load (several more minutes)
 #        BENCH_ROOMS   rooms of the main runs (default 10000)
 #        BENCH_WARMUP  seconds of discarded load after each server start (default 2)
+#        BENCH_ROUTES  the routes to measure (default "get_room post_message create_room mixed")
 #        BENCH_SCALES, BENCH_EXPIRED  room counts of SCALE=full (default
 #                  "1000 10000 100000" and 100000; smaller ones to try the script)
 # The machine should be otherwise idle: the script measures how busy it was
@@ -397,20 +398,26 @@ make_pgbench_scripts() {
   local f
   for f in "$d"/*.sql; do cp "$f" "$LOGS/pgbench-${f##*/}"; done
 }
-# db_ceiling ROUTE: transactions/s of pgbench; also P_FAILED.
+# db_ceiling ROUTE CLIENTS: transactions/s of pgbench with CLIENTS
+# connections; also P_FAILED. Like the service, pgbench gets WARMUP seconds
+# first (new backends fill their caches): it runs WARMUP + DURATION seconds
+# reporting every second, and the ceiling is the mean of the reports after
+# the warm-up.
 db_ceiling() {
-  local d=$WORK/pgbench file=$LOGS/pgbench-$1.txt
+  local d=$WORK/pgbench file=$LOGS/pgbench-$1-c$2.txt
   local -a scripts
   case $1 in
     mixed) scripts=(-f "$d/get_room.sql@80" -f "$d/post_message.sql@20") ;;
     *) scripts=(-f "$d/$1.sql") ;;
   esac
-  "$PGBENCH" -M prepared -c "$WRK_CONNS" -j "$WRK_THREADS" -T "$DURATION" -n -D rooms="$ROOMS" \
-    "${scripts[@]}" "$DB_URL" >"$file" 2>&1 || { tail -n 20 "$file" >&2; die "pgbench failed (see $file)"; }
-  P_TPS=$(awk '/^tps = / { print $3; exit }' "$file")
+  "$PGBENCH" -M prepared -c "$2" -j "$WRK_THREADS" -T "$((WARMUP + DURATION))" -P 1 -n \
+    -D rooms="$ROOMS" "${scripts[@]}" "$DB_URL" >"$file" 2>&1 ||
+    { tail -n 20 "$file" >&2; die "pgbench failed (see $file)"; }
+  P_TPS=$(awk -v w="$WARMUP" '$1 == "progress:" && $2 + 0 > w { sum += $4; n++ }
+                             END { if (n) printf "%.1f", sum / n }' "$file")
   P_FAILED=$(awk -F'[: ]+' '/^number of failed transactions/ { print $5; exit }' "$file")
   P_FAILED=${P_FAILED:-0}
-  [[ -n $P_TPS ]] || die "no tps in $file"
+  [[ -n $P_TPS ]] || die "no progress reports in $file"
   # pgbench has no dispatcher: drop the notifications it queued, or the next
   # server start would deliver them all during its measurement.
   sql -c 'TRUNCATE notification_outbox'
@@ -491,7 +498,7 @@ measure_service() { # TAG SCRIPT ROOMS -> S_* and logs
 }
 
 declare -A ROUTE_SCRIPT=([get_room]=get_room [post_message]=post_message [create_room]=create_room [mixed]=mixed)
-ROUTES=(get_room post_message create_room mixed)
+read -ra ROUTES <<<"${BENCH_ROUTES:-get_room post_message create_room mixed}"
 TOTAL_ERRORS=0
 
 measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
@@ -503,19 +510,28 @@ measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
   stop_server
   log "   $S_RPS req/s, p50 $S_P50 ms, p99 $S_P99 ms, errors $S_ERRORS, VmHWM $S_HWM kB, cpu $S_CPU"
   [[ $S_OUTBOX == 0 ]] || log "   notifications queued at the end: $S_OUTBOX, delivered in ${S_OUTBOX_DRAIN}s"
-  log "== $r: database ceiling (pgbench)"
-  db_ceiling "$r"
+  log "== $r: database ceiling (pgbench, $WRK_CONNS clients as wrk's connections)"
+  db_ceiling "$r" "$WRK_CONNS"
   log "   $P_TPS tx/s"
+  local pool_tps=$P_TPS pool_failed=0
+  if ((BENCH_HTTP_THREADS != WRK_CONNS)); then
+    local tps32=$P_TPS failed32=$P_FAILED
+    log "== $r: database ceiling (pgbench, $BENCH_HTTP_THREADS clients as the server's pool)"
+    db_ceiling "$r" "$BENCH_HTTP_THREADS"
+    log "   $P_TPS tx/s"
+    pool_tps=$P_TPS pool_failed=$P_FAILED P_TPS=$tps32 P_FAILED=$failed32
+  fi
   log "== $r: HTTP ceiling (http_ceiling, GET $SIZE_GET B, POST $SIZE_POST B)"
   http_ceiling "$r" "${ROUTE_SCRIPT[$r]}" "$SIZE_GET" "$SIZE_POST"
   log "   $H_RPS req/s"
-  TOTAL_ERRORS=$((TOTAL_ERRORS + S_ERRORS + H_ERRORS + P_FAILED))
+  TOTAL_ERRORS=$((TOTAL_ERRORS + S_ERRORS + H_ERRORS + P_FAILED + pool_failed))
   jq -n --argjson rps "$S_RPS" --argjson p50_ms "$S_P50" --argjson p99_ms "$S_P99" \
     --argjson max_ms "$S_MAX" --argjson requests "$S_REQUESTS" \
     --argjson errors "$S_ERRORS" --argjson non_2xx "$S_NON2XX" --argjson socket_errors "$S_SOCKET" \
     --argjson rss_kb "$S_HWM" --argjson rss_end_kb "$S_RSS_END" --argjson rss_sampled_max_kb "$S_RSS_SAMPLED" \
     --argjson rss_first_min_kb "$S_RSS_FIRST" --argjson rss_last_min_kb "$S_RSS_LAST" \
     --argjson db_ceiling_rps "$P_TPS" --argjson db_ceiling_failed "$P_FAILED" \
+    --argjson db_ceiling_pool_rps "$pool_tps" --argjson ratio_db_pool "$(div "$S_RPS" "$pool_tps" 3)" \
     --argjson http_ceiling_rps "$H_RPS" --argjson http_ceiling_errors "$H_ERRORS" \
     --argjson answer_bytes "$SIZE_GET" --argjson answer_bytes_post "$SIZE_POST" \
     --argjson ratio_db "$(div "$S_RPS" "$P_TPS" 3)" --argjson ratio_http "$(div "$S_RPS" "$H_RPS" 3)" \
@@ -716,7 +732,8 @@ SETTINGS_JSON=$(jq -n \
      cpu: "percent of one core over the measured run (the machine has nproc * 100 %): server process, PostgreSQL (postmaster and children), notifications receiver, other (wrk, kernel), idle (with iowait)",
      latency: "wrk 4.1 histogram (tests/bench/common.lua done()), no coordinated-omission correction",
      errors: "status > 399 (wrk: Non-2xx or 3xx responses) + socket errors (connect, read, write, timeout > 2 s)",
-     db_ceiling: "pgbench -M prepared -c 32 -j 2 -n, scripts made from sql/ (copies in build/bench/logs/pgbench-*.sql)",
+     db_ceiling: "pgbench -M prepared -c 32 -j 2 -n, scripts made from sql/ (copies in build/bench/logs/pgbench-*.sql), mean tps of the seconds after the warm-up",
+     db_ceiling_pool: "the same with as many clients as the server has PostgreSQL connections (HTTP_THREADS); ratio_db_pool is the service against it",
      http_ceiling: "wrk, same script, against tests/bench/http_ceiling.c answering a body of the real answer size",
      json_written_with: "jq"}')
 jq -n --slurpfile routes <(for r in "${ROUTES[@]}"; do jq --arg name "$r" '{($name): .}' "$WORK/json/route-$r.json"; done) \
@@ -725,15 +742,17 @@ jq -n --slurpfile routes <(for r in "${ROUTES[@]}"; do jq --arg name "$r" '{($na
 
 echo
 echo "ganomede-chat benchmark: $ROOMS rooms x 100 messages, wrk -t$WRK_THREADS -c$WRK_CONNS, ${DURATION}s per measurement, $NCPU cores (${BUSY_BEFORE}% busy before), server LOG_LEVEL=warn"
-printf '%-13s %9s %8s %8s %6s %9s %10s %6s %10s %6s\n' \
-  route req/s p50_ms p99_ms errors rss_kb db_ceiling "%db" http_ceil "%http"
+printf '%-13s %9s %8s %8s %6s %9s %10s %6s %10s %6s %10s %6s\n' \
+  route req/s p50_ms p99_ms errors rss_kb db_ceiling "%db" db_pool "%pool" http_ceil "%http"
 for r in "${ROUTES[@]}"; do
   jq -r --arg r "$r" '[$r, (.rps | tostring), (.p50_ms | tostring), (.p99_ms | tostring),
       (.errors | tostring), (.rss_kb | tostring), (.db_ceiling_rps | tostring),
-      ((.ratio_db * 100 | round | tostring) + "%"), (.http_ceiling_rps | tostring),
+      ((.ratio_db * 100 | round | tostring) + "%"), (.db_ceiling_pool_rps | tostring),
+      ((.ratio_db_pool * 100 | round | tostring) + "%"), (.http_ceiling_rps | tostring),
       ((.ratio_http * 100 * 10 | round / 10 | tostring) + "%")] | @tsv' "$WORK/json/route-$r.json" |
-    awk -F'\t' '{ printf "%-13s %9.0f %8.2f %8.2f %6d %9d %10.0f %6s %10.0f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
+    awk -F'\t' '{ printf "%-13s %9.0f %8.2f %8.2f %6d %9d %10.0f %6s %10.0f %6s %10.0f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
 done
+echo "(db_ceiling: pgbench with $WRK_CONNS clients, as the issue defines it; db_pool: with $BENCH_HTTP_THREADS, the server's connections)"
 echo
 echo "CPU over each measured run, % of one core (machine: $((NCPU * 100))%):"
 for r in "${ROUTES[@]}"; do

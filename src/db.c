@@ -146,6 +146,14 @@ void db_pool_free(struct db_pool *pool)
     free(pool);
 }
 
+size_t db_pool_open_all(struct db_pool *pool)
+{
+    size_t opened = 0;
+    while (opened < pool->settings.size && db_ensure_open(pool, &pool->conns[opened]))
+        opened++;
+    return opened;
+}
+
 void db_pool_abort(struct db_pool *pool)
 {
     if (pool)

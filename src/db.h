@@ -32,6 +32,11 @@ struct db_pool *db_pool_new(const struct db_settings *s);
 
 void db_pool_free(struct db_pool *pool);
 
+/* Opens (and prepares) every connection of a pool that no thread uses yet,
+ * stopping at the first that fails: those left are opened on first use.
+ * Returns how many are open. */
+size_t db_pool_open_all(struct db_pool *pool);
+
 /* Runs the prepared query NAME (the file sql/NAME.sql) with NPARAMS text
  * parameters (NULL for SQL NULL). On DB_OK, *RES holds a PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK result the caller must PQclear; otherwise *RES is NULL
