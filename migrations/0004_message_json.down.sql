@@ -4,7 +4,7 @@
 DROP FUNCTION chat_system_message(text, text, text[], text, boolean, text, text, integer, integer,
                                   text, integer);
 DROP FUNCTION chat_post_message(text, text, boolean, boolean, text, boolean, text, text, text,
-                                integer, integer, text, text, integer);
+                                integer, integer, text, text, integer, text);
 
 -- Appends a message to live room P_ROOM_ID, trims the room to
 -- P_MAX_MESSAGES and refreshes its expiry, checking in the original's order:

@@ -7,6 +7,12 @@
 -- SQL); json_text is their rendering. Rows stored before 0004 keep a NULL
 -- json_text, and the server builds their JSON from the columns (no table
 -- rewrite here: adding a nullable column is instant).
+--
+-- The post also takes the caller's table token (P_TOKEN) when the server
+-- knows its user from an earlier request, and checks first that the token
+-- still belongs to that user: a returning user's post is then one round
+-- trip, and a token deleted, expired or given to someone else is refused
+-- ('bad_token') by the very statement that would write.
 
 ALTER TABLE messages ADD COLUMN json_text text;
 
@@ -22,6 +28,9 @@ DROP FUNCTION chat_post_message(text, text, boolean, boolean, text, boolean, tex
 -- P_STORE false runs the checks only (the body was bad; the caller answers
 -- 400 if every check passes).
 -- P_JSON is the message as the API returns it, serialized by the server.
+-- P_TOKEN (NULL: the server has checked the caller itself) is the table
+-- token the caller used: unless it is valid and belongs to P_SENDER, the
+-- answer is 'bad_token' before any other check.
 -- P_NOTIFY_DATA (NULL: notifications off) is the notification's data object
 -- as JSON text, P_PUSH the client's push value (JSON text or NULL): the
 -- outbox rows are written in this same transaction, leased for P_LEASE_MS
@@ -29,12 +38,13 @@ DROP FUNCTION chat_post_message(text, text, boolean, boolean, text, boolean, tex
 -- Returns one row per notification queued, with status 'ok'; otherwise one
 -- row with the status and NULL notification columns: 'ok', 'valid' (checks
 -- passed, nothing stored), 'chat_disabled', 'banned', 'muted', 'not_found'
--- or 'not_member'.
+-- or 'not_member' (or 'bad_token', above).
 CREATE FUNCTION chat_post_message(p_room_id text, p_sender text, p_is_secret boolean,
                                   p_store boolean, p_ts text, p_ts_is_string boolean,
                                   p_type text, p_message text, p_json text,
                                   p_max_messages integer, p_ttl_seconds integer,
-                                  p_notify_data text, p_push text, p_lease_ms integer)
+                                  p_notify_data text, p_push text, p_lease_ms integer,
+                                  p_token text)
 RETURNS TABLE (status text, id bigint, to_user text, type text, data text, push text)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -44,6 +54,15 @@ DECLARE
     v_muted boolean;
     v_seq bigint;
 BEGIN
+    IF p_token IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM auth_tokens a
+            WHERE a.token = p_token AND a.username = p_sender
+              AND (a.expires_at IS NULL OR a.expires_at > now())) THEN
+        status := 'bad_token';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
     IF NOT p_is_secret THEN
         SELECT coalesce(bool_or(key = '$chatdisabled' AND value = 'true'), false),
                coalesce(bool_or(key = '$banned' AND value ~ '^\s*[-+]?[0-9]'), false),
@@ -117,6 +136,6 @@ BEGIN
     RETURN QUERY
     SELECT * FROM chat_post_message(p_id, '$$', true, true, p_ts, p_ts_is_string, 'event',
                                     p_message, p_json, p_max_messages, p_ttl_seconds,
-                                    p_notify_data, NULL, p_lease_ms);
+                                    p_notify_data, NULL, p_lease_ms, NULL);
 END;
 $fn$;

@@ -42,6 +42,8 @@ static const struct config_var CONFIG_VARS[] = {
       "libpq connect_timeout" },
     { "DB_STATEMENT_TIMEOUT_MS", CONFIG_INT, FIELD(db_statement_timeout_ms), "5000", 0, 600000,
       "PostgreSQL statement_timeout of request connections; 0: none" },
+    { "TOKEN_CACHE_SIZE", CONFIG_INT, FIELD(token_cache_size), "16384", 0, 1048576,
+      "table tokens whose user is remembered for posts (checked by the post itself); 0: off" },
     { "HTTP_THREADS", CONFIG_INT, FIELD(http_threads), "8", 1, 256, "HTTP worker threads" },
     { "HTTP_CONNECTION_TIMEOUT_SECONDS", CONFIG_INT, FIELD(http_connection_timeout_seconds), "30", 1, 3600,
       "an idle or stalled client connection is closed after this" },

@@ -17,6 +17,7 @@ struct config {
     long expiry_batch_size;
     const char *database_url;       /* "" : libpq's PG* variables */
     long db_pool_size;              /* 0: one per HTTP thread */
+    long token_cache_size;          /* 0: no token cache */
     long db_pool_wait_ms;
     long db_connect_timeout_seconds;
     long db_statement_timeout_ms;

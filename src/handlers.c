@@ -11,6 +11,7 @@
 #include "room.h"
 #include "router.h"
 #include "statsd.h"
+#include "tokens.h"
 #include "version.h"
 
 #include <json-c/json.h>
@@ -31,6 +32,8 @@ static void handlers_fail(struct http_response *resp, enum store_result r);
 static void handlers_unauthorized(struct http_response *resp);
 static bool handlers_classify(struct handlers_app *app, const char *token, struct caller *who,
                               struct http_response *resp);
+static bool handlers_lookup(struct handlers_app *app, const struct http_request *req,
+                            const char *token, struct caller *who, struct http_response *resp);
 static bool handlers_authenticate(struct handlers_app *app, const struct http_request *req,
                                   const char *token, struct caller *who,
                                   struct http_response *resp);
@@ -134,24 +137,32 @@ static bool handlers_classify(struct handlers_app *app, const char *token, struc
     return false;
 }
 
-/* Classifies TOKEN and looks a table token up on its own (routes whose
- * statement cannot take the token along). */
-static bool handlers_authenticate(struct handlers_app *app, const struct http_request *req,
-                                  const char *token, struct caller *who,
-                                  struct http_response *resp)
+/* Looks a classified table token up on its own query (nothing to do for
+ * the other kinds), and remembers its user for later posts. */
+static bool handlers_lookup(struct handlers_app *app, const struct http_request *req,
+                            const char *token, struct caller *who, struct http_response *resp)
 {
-    if (!handlers_classify(app, token, who, resp))
-        return false;
     if (who->kind != AUTH_LOOKUP)
         return true;
     enum store_result r = store_lookup_token(app->store, token, &who->owned, req->req_id);
     if (r == STORE_OK) {
         who->kind = AUTH_USER;
         who->username = who->owned;
+        tokens_put(app->tokens, token, who->username);
         return true;
     }
     handlers_fail(resp, r == STORE_NOT_FOUND ? STORE_BAD_TOKEN : r);
     return false;
+}
+
+/* Classifies TOKEN and looks a table token up (routes whose statement
+ * cannot take the token along). */
+static bool handlers_authenticate(struct handlers_app *app, const struct http_request *req,
+                                  const char *token, struct caller *who,
+                                  struct http_response *resp)
+{
+    return handlers_classify(app, token, who, resp) &&
+           handlers_lookup(app, req, token, who, resp);
 }
 
 static bool handlers_parse_body(struct handlers_app *app, const struct http_request *req,
@@ -345,8 +356,10 @@ static void handlers_get_room(struct handlers_app *app, const struct http_reques
         handlers_fail(resp, r);
         goto out;
     }
-    if (token)
+    if (token) {
         who.username = who.owned;
+        tokens_put(app->tokens, token, who.username);
+    }
     if (who.kind != AUTH_SECRET && !handlers_room_has_user(room, who.username)) {
         handlers_fail(resp, STORE_NOT_MEMBER);
         goto out;
@@ -360,23 +373,39 @@ out:
 }
 
 /* Order as the original: token, chat disabled, ban, mute, room,
- * membership, then the body; all but the token are decided in one query. */
+ * membership, then the body; all but the token are decided in one query.
+ * A table token whose user is cached goes to that query along with the
+ * user, and the query checks it first: a returning user's post is one round
+ * trip. When the check fails (token gone, expired or given to someone
+ * else), the token is looked up as if it had never been seen. */
 static void handlers_post_message(struct handlers_app *app, const struct http_request *req,
                                   const struct route_match *m, struct http_response *resp)
 {
     struct json_object *body = NULL;
     struct caller who = { 0 };
     struct message_spec msg;
+    char cached[TOKENS_MAX_USER_BYTES + 1];
     if (!handlers_parse_body(app, req, &body, resp) ||
-        !handlers_authenticate(app, req, m->token, &who, resp))
+        !handlers_classify(app, m->token, &who, resp))
         goto out;
     const char *bad = message_spec_parse(body, NULL, app->cfg->max_message_bytes, &msg);
     struct json_object *push = NULL;
     if (!bad)
         json_object_object_get_ex(body, "push", &push);
-    enum store_result r = store_post_message(app->store, m->room_id ? m->room_id : "",
-                                             who.username, who.kind == AUTH_SECRET,
-                                             bad ? NULL : &msg, push, req->req_id);
+    const char *room = m->room_id ? m->room_id : "";
+    enum store_result r = STORE_BAD_TOKEN;
+    if (who.kind == AUTH_LOOKUP && tokens_get(app->tokens, m->token, cached, sizeof cached)) {
+        r = store_post_message(app->store, room, cached, m->token, false, bad ? NULL : &msg,
+                               push, req->req_id);
+        if (r == STORE_BAD_TOKEN)
+            tokens_forget(app->tokens, m->token);
+    }
+    if (r == STORE_BAD_TOKEN) {
+        if (!handlers_lookup(app, req, m->token, &who, resp))
+            goto out;
+        r = store_post_message(app->store, room, who.username, NULL, who.kind == AUTH_SECRET,
+                               bad ? NULL : &msg, push, req->req_id);
+    }
     if (r == STORE_VALID)
         http_response_error(resp, 400, "BadRequest", bad);
     else if (r == STORE_OK || r == STORE_MUTED)

@@ -9,11 +9,13 @@
 #include "store.h"
 
 struct statsd;
+struct token_cache;
 
 struct handlers_app {
     const struct config *cfg;   /* borrowed */
     struct store *store;        /* borrowed */
     struct statsd *statsd;      /* borrowed; NULL: statsd off */
+    struct token_cache *tokens; /* borrowed; NULL: no token cache */
     struct room_limits limits;
     char start_date[40];        /* ISO-8601, for /about */
     char hostname[256];

@@ -10,6 +10,7 @@
 #include "outbox.h"
 #include "statsd.h"
 #include "store.h"
+#include "tokens.h"
 #include "version.h"
 
 #include <curl/curl.h>
@@ -157,6 +158,7 @@ static int main_serve(const struct config *cfg)
     };
     struct outbox *ob = NULL;
     struct statsd *sd = NULL;
+    struct token_cache *tokens = NULL;
     struct handlers_app app;
     struct expiry_job *job = NULL;
     struct http_server *srv = NULL;
@@ -169,6 +171,7 @@ static int main_serve(const struct config *cfg)
     if (reachable)
         log_info("%zu of %zu PostgreSQL connections opened", db_pool_open_all(pool), pool_size);
     handlers_app_init(&app, cfg, &st);
+    app.tokens = tokens = tokens_new((size_t)cfg->token_cache_size);
     app.statsd = sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
                                   cfg->statsd_sample_percent);
     struct http_settings hs = {
@@ -221,6 +224,7 @@ out:
     db_pool_free(expiry_pool);
     db_pool_free(pool);
     statsd_close(sd);
+    tokens_free(tokens);
     return rc;
 }
 

@@ -57,7 +57,7 @@ static enum store_result store_from_status(const char *status)
         { "exists", STORE_OK },       { "valid", STORE_VALID },
         { "not_found", STORE_NOT_FOUND }, { "not_member", STORE_NOT_MEMBER },
         { "banned", STORE_BANNED },   { "chat_disabled", STORE_CHAT_DISABLED },
-        { "muted", STORE_MUTED },
+        { "muted", STORE_MUTED },     { "bad_token", STORE_BAD_TOKEN },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(status, map[i].text) == 0)
@@ -271,8 +271,9 @@ static enum store_result store_posted(struct store *st, enum db_status s, PGresu
 }
 
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
-                                     bool is_secret, const struct message_spec *msg,
-                                     struct json_object *push, const char *req_id)
+                                     const char *token, bool is_secret,
+                                     const struct message_spec *msg, struct json_object *push,
+                                     const char *req_id)
 {
     char max[24], ttl[24], lease[24];
     snprintf(max, sizeof max, "%ld", st->max_messages);
@@ -295,9 +296,10 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
         room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
         msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
         msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data, push_text, lease,
+        token,
     };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "post_message", 14, params, false, &res, req_id);
+    enum db_status s = db_exec(st->pool, "post_message", 15, params, false, &res, req_id);
     free(json);
     free(data);
     return store_posted(st, s, res);

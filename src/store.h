@@ -69,13 +69,17 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
 
 /* Posts MSG from SENDER ("$$" with IS_SECRET) to ROOM_ID after the sender
  * and room checks, and queues its notifications (with PUSH, the body's push
- * value, may be NULL) in the same transaction, each passed to st->queued. MSG NULL runs the checks only
- * (STORE_VALID when all pass). STORE_MUTED means nothing was stored and the
- * caller answers 200. */
+ * value, may be NULL) in the same transaction, each passed to st->queued.
+ * TOKEN, when not NULL, is the table token SENDER was taken from without a
+ * lookup (a cached name): the same statement checks it first, and
+ * STORE_BAD_TOKEN says it is not (or no longer) SENDER's valid token.
+ * MSG NULL runs the checks only (STORE_VALID when all pass). STORE_MUTED
+ * means nothing was stored and the caller answers 200. */
 __attribute__((warn_unused_result))
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
-                                     bool is_secret, const struct message_spec *msg,
-                                     struct json_object *push, const char *req_id);
+                                     const char *token, bool is_secret,
+                                     const struct message_spec *msg, struct json_object *push,
+                                     const char *req_id);
 
 /* Creates SPEC's room when missing and appends MSG from "$$". */
 __attribute__((warn_unused_result))

@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "tests.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,109 @@ static void test_auth_token_changes_apply_on_next_request(void **state)
     resp_free(r);
 }
 
+/* POST messages: the server remembers a table token's user after its first
+ * request and sends the token along for the post to check. Every change to
+ * the token must still take effect on the next post. */
+static resp_t *post_as(const char *token, const char *text)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"timestamp\":1,\"type\":\"text\",\"message\":\"%s\"}", text);
+    return http_post(body, PFX "/auth/%s/rooms/%s/messages", token, enc("t/alice/bob"));
+}
+
+static char *sender_of(const char *text)
+{
+    return db_text("SELECT sender FROM messages WHERE room_id = 't/alice/bob' AND message = $1",
+                   PARAMS(text));
+}
+
+static void check_post_message_token_changes(void)
+{
+    api_create_room(ROOM_AB);
+    db_token("cached-token", "alice", "1 hour");
+    resp_t *r = post_as("cached-token", "one");   /* looked up, then remembered */
+    assert_empty_ok(r);
+    resp_free(r);
+    r = post_as("cached-token", "two");           /* remembered: checked by the post */
+    assert_empty_ok(r);
+    resp_free(r);
+    char *who = sender_of("two");
+    assert_string_equal(who, "alice");
+    free(who);
+
+    /* given to bob: his post now, not alice's */
+    db_token("cached-token", "bob", NULL);
+    r = post_as("cached-token", "three");
+    assert_empty_ok(r);
+    resp_free(r);
+    who = sender_of("three");
+    assert_string_equal(who, "bob");
+    free(who);
+
+    /* given to carol, who is not in the room */
+    db_token("cached-token", "carol", NULL);
+    r = post_as("cached-token", "four");
+    assert_error(r, 401, "Unauthorized", "");
+    resp_free(r);
+
+    /* back to bob, then expired in place */
+    db_token("cached-token", "bob", NULL);
+    r = post_as("cached-token", "five");
+    assert_empty_ok(r);
+    resp_free(r);
+    db_token("cached-token", "bob", "-1 second");
+    r = post_as("cached-token", "six");
+    assert_error(r, 401, "UnauthorizedError", "not authorized");
+    resp_free(r);
+
+    /* back, then deleted */
+    db_token("cached-token", "bob", NULL);
+    r = post_as("cached-token", "seven");
+    assert_empty_ok(r);
+    resp_free(r);
+    db_exec("DELETE FROM auth_tokens WHERE token = $1", PARAMS("cached-token"));
+    r = post_as("cached-token", "eight");
+    assert_error(r, 401, "UnauthorizedError", "not authorized");
+    resp_free(r);
+    /* a bad body with a deleted token: the token is checked first */
+    r = http_post("{\"timestamp\":1}", PFX "/auth/%s/rooms/%s/messages", "cached-token",
+                  enc("t/alice/bob"));
+    assert_error(r, 401, "UnauthorizedError", "not authorized");
+    resp_free(r);
+    assert_int_equal(db_count_messages("t/alice/bob"), 5);
+}
+
+static void test_post_message_token_changes_apply_on_next_post(void **state)
+{
+    (void)state;
+    check_post_message_token_changes();
+}
+
+/* The same with the cache off: every post looks its token up. */
+static void test_post_message_token_changes_without_token_cache(void **state)
+{
+    (void)state;
+    h_srv = scoped_server(OVERRIDES("TOKEN_CACHE_SIZE=0"));
+    check_post_message_token_changes();
+}
+
+/* A user learnt from a room read (get_room returns the token's user) is
+ * checked just the same when that token posts after being deleted. */
+static void test_token_seen_by_a_read_is_checked_by_the_post(void **state)
+{
+    (void)state;
+    api_create_room(ROOM_AB);
+    db_token("read-token", "alice", NULL);
+    resp_t *r = http_get(PFX "/auth/%s/rooms/%s", "read-token", enc("t/alice/bob"));
+    assert_status(r, 200);
+    resp_free(r);
+    db_exec("DELETE FROM auth_tokens WHERE token = $1", PARAMS("read-token"));
+    r = post_as("read-token", "x");
+    assert_error(r, 401, "UnauthorizedError", "not authorized");
+    resp_free(r);
+    assert_int_equal(db_count_messages("t/alice/bob"), 0);
+}
+
 static void test_system_messages_refuse_user_tokens(void **state)
 {
     (void)state;
@@ -256,6 +360,9 @@ int run_auth_tests(void)
         T(test_expired_auth_token_is_401),
         T(test_auth_token_without_expiry_is_valid),
         T(test_auth_token_changes_apply_on_next_request),
+        T(test_post_message_token_changes_apply_on_next_post),
+        T(test_post_message_token_changes_without_token_cache),
+        T(test_token_seen_by_a_read_is_checked_by_the_post),
         T(test_system_messages_refuse_user_tokens),
         T(test_unset_api_secret_grants_nothing),
         T(test_empty_api_secret_grants_nothing),

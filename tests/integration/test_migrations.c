@@ -149,26 +149,27 @@ static void test_posts_update_their_room_without_index_entries(void **state)
     (void)state;
     api_create_room("{\"type\":\"chess/v1\",\"users\":[\"alice\",\"bob\"]}");
     PQclear(db_query("SELECT pg_stat_reset_single_table_counters('rooms'::regclass)", 0, NULL));
-    for (int i = 0; i < 20; i++)
+    for (int i = 0; i < 50; i++)
         api_post_msg(TOK_ALICE, ROOM, "{\"timestamp\":1,\"type\":\"text\",\"message\":\"m\"}");
-    /* The statistics collector reports a backend's counts when its
-     * transaction ends, at most every second or so: wait for them. */
+    /* Backends report their counts at most every second, and an idle one
+     * up to 10 s late: wait for ours, and allow for a few late reports of
+     * earlier tests' updates among them. */
     long long updates = 0, hot = 0;
-    for (int i = 0; i < 100 && updates < 20; i++) {
+    for (int i = 0; i < 150 && updates < 50; i++) {
         PQclear(db_query("SELECT pg_stat_clear_snapshot()", 0, NULL));
         updates = db_long("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'rooms'",
                           0, NULL);
         hot = db_long("SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'rooms'",
                       0, NULL);
-        if (updates < 20)
+        if (updates < 50)
             usleep(100 * 1000);
     }
-    assert_int_equal(updates, 20);
+    assert_true(updates >= 50);
     /* A post that moves expires_hour, or one that finds its page full, is
-     * not HOT: nearly all of them are. */
-    if (hot < 18)
+     * not HOT: nearly all of them are (none were before 0005). */
+    if (hot * 10 < updates * 9)
         print_error("only %lld of %lld room updates were HOT\n", hot, updates);
-    assert_true(hot >= 18);
+    assert_true(hot * 10 >= updates * 9);
 }
 
 int run_migrations_tests(void)
