@@ -46,6 +46,9 @@ struct token_cache *tokens_new(size_t entries)
         free(c);
         return NULL;
     }
+    /* Touched now, so the process holds its whole size from the start
+     * rather than growing by a page now and then as users arrive. */
+    memset(c->slots, 0, n * sizeof *c->slots);
     c->mask = n - 1;
     if (getrandom(&c->seed, sizeof c->seed, 0) != (ssize_t)sizeof c->seed)
         c->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
