@@ -201,10 +201,11 @@ static char *outbox_body(struct outbox *ob, const char *to, const char *type, co
     json_object_object_add(body, "data", json_tokener_parse(data));
     if (push)
         json_object_object_add(body, "push", json_tokener_parse(push));
-    char *text = strdup(json_object_to_json_string_ext(
-        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    const char *text = json_object_to_json_string_ext(
+        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *copy = text ? strdup(text) : NULL;   /* NULL: out of memory, sent later */
     json_object_put(body);
-    return text;
+    return copy;
 }
 
 static size_t outbox_discard(char *data, size_t size, size_t n, void *ud)

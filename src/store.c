@@ -229,13 +229,15 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
     return STORE_OK;
 }
 
-/* O as compact JSON text, then O put (caller frees the text). */
+/* O as compact JSON text, then O put (caller frees the text; NULL when
+ * memory ran out). */
 static char *store_json_text(struct json_object *o)
 {
-    char *text = strdup(json_object_to_json_string_ext(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    const char *text = json_object_to_json_string_ext(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *copy = text ? strdup(text) : NULL;
     json_object_put(o);
-    return text;
+    return copy;
 }
 
 /* The "data" of a message's notifications, as JSON text (caller frees). */

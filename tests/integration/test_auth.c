@@ -186,57 +186,52 @@ static char *sender_of(const char *text)
                    PARAMS(text));
 }
 
+/* POST TEXT with the cached token: 200, or the error CODE/MESSAGE. */
+static void post_cached(const char *text, long status, const char *code, const char *message)
+{
+    resp_t *r = post_as("cached-token", text);
+    if (status == 200)
+        assert_empty_ok(r);
+    else
+        assert_error(r, status, code, message);
+    resp_free(r);
+}
+
 static void check_post_message_token_changes(void)
 {
     api_create_room(ROOM_AB);
     db_token("cached-token", "alice", "1 hour");
-    resp_t *r = post_as("cached-token", "one");   /* looked up, then remembered */
-    assert_empty_ok(r);
-    resp_free(r);
-    r = post_as("cached-token", "two");           /* remembered: checked by the post */
-    assert_empty_ok(r);
-    resp_free(r);
+    post_cached("one", 200, NULL, NULL);   /* looked up, then remembered */
+    post_cached("two", 200, NULL, NULL);   /* remembered: checked by the post */
     char *who = sender_of("two");
     assert_string_equal(who, "alice");
     free(who);
 
     /* given to bob: his post now, not alice's */
     db_token("cached-token", "bob", NULL);
-    r = post_as("cached-token", "three");
-    assert_empty_ok(r);
-    resp_free(r);
+    post_cached("three", 200, NULL, NULL);
     who = sender_of("three");
     assert_string_equal(who, "bob");
     free(who);
 
     /* given to carol, who is not in the room */
     db_token("cached-token", "carol", NULL);
-    r = post_as("cached-token", "four");
-    assert_error(r, 401, "Unauthorized", "");
-    resp_free(r);
+    post_cached("four", 401, "Unauthorized", "");
 
     /* back to bob, then expired in place */
     db_token("cached-token", "bob", NULL);
-    r = post_as("cached-token", "five");
-    assert_empty_ok(r);
-    resp_free(r);
+    post_cached("five", 200, NULL, NULL);
     db_token("cached-token", "bob", "-1 second");
-    r = post_as("cached-token", "six");
-    assert_error(r, 401, "UnauthorizedError", "not authorized");
-    resp_free(r);
+    post_cached("six", 401, "UnauthorizedError", "not authorized");
 
     /* back, then deleted */
     db_token("cached-token", "bob", NULL);
-    r = post_as("cached-token", "seven");
-    assert_empty_ok(r);
-    resp_free(r);
+    post_cached("seven", 200, NULL, NULL);
     db_exec("DELETE FROM auth_tokens WHERE token = $1", PARAMS("cached-token"));
-    r = post_as("cached-token", "eight");
-    assert_error(r, 401, "UnauthorizedError", "not authorized");
-    resp_free(r);
+    post_cached("eight", 401, "UnauthorizedError", "not authorized");
     /* a bad body with a deleted token: the token is checked first */
-    r = http_post("{\"timestamp\":1}", PFX "/auth/%s/rooms/%s/messages", "cached-token",
-                  enc("t/alice/bob"));
+    resp_t *r = http_post("{\"timestamp\":1}", PFX "/auth/%s/rooms/%s/messages", "cached-token",
+                          enc("t/alice/bob"));
     assert_error(r, 401, "UnauthorizedError", "not authorized");
     resp_free(r);
     assert_int_equal(db_count_messages("t/alice/bob"), 5);
