@@ -6,8 +6,8 @@
 -- hour expires_at falls in (UTC), which a room's posts change at most once
 -- an hour; a post that keeps it is a HOT update. Measured with pgbench on
 -- the post statement: 3,100 -> 3,400-3,700 transactions/s.
--- Adding a stored generated column rewrites rooms (a few seconds per
--- million rooms, under an exclusive lock): run it when rooms are quiet.
+-- Adding a stored generated column rewrites rooms under an exclusive lock
+-- (measured: 1.7 s for 1,000,000 rooms, index included): posts wait that long.
 
 DROP INDEX rooms_expires_at_idx;
 ALTER TABLE rooms
