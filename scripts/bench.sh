@@ -513,17 +513,17 @@ measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
   stop_server
   log "   $S_RPS req/s, p50 $S_P50 ms, p99 $S_P99 ms, errors $S_ERRORS, VmHWM $S_HWM kB, cpu $S_CPU"
   [[ $S_OUTBOX == 0 ]] || log "   notifications queued at the end: $S_OUTBOX, delivered in ${S_OUTBOX_DRAIN}s"
-  log "== $r: database ceiling (pgbench, $WRK_CONNS clients as wrk's connections)"
-  db_ceiling "$r" "$WRK_CONNS"
-  log "   $P_TPS tx/s"
-  local pool_tps=$P_TPS pool_failed=0
+  local pool_tps="" pool_failed=0
   if ((BENCH_HTTP_THREADS != WRK_CONNS)); then
-    local tps32=$P_TPS failed32=$P_FAILED
     log "== $r: database ceiling (pgbench, $BENCH_HTTP_THREADS clients as the server's pool)"
     db_ceiling "$r" "$BENCH_HTTP_THREADS"
     log "   $P_TPS tx/s"
-    pool_tps=$P_TPS pool_failed=$P_FAILED P_TPS=$tps32 P_FAILED=$failed32
+    pool_tps=$P_TPS pool_failed=$P_FAILED
   fi
+  log "== $r: database ceiling (pgbench, $WRK_CONNS clients as wrk's connections)"
+  db_ceiling "$r" "$WRK_CONNS"
+  log "   $P_TPS tx/s"
+  pool_tps=${pool_tps:-$P_TPS}
   log "== $r: HTTP ceiling (http_ceiling, GET $SIZE_GET B, POST $SIZE_POST B)"
   http_ceiling "$r" "${ROUTE_SCRIPT[$r]}" "$SIZE_GET" "$SIZE_POST"
   log "   $H_RPS req/s"

@@ -132,8 +132,9 @@ static struct json_object *store_message_row(PGresult *res, int row)
                             PQgetvalue(res, row, GR_SENDER), PQgetvalue(res, row, GR_MESSAGE_TYPE),
                             PQgetvalue(res, row, GR_MESSAGE));
     struct json_object *m = json_object_new_boolean(0);
-    json_object_set_serializer(m, json_object_userdata_to_json_string,
-                               PQgetvalue(res, row, GR_JSON), NULL);
+    if (m)
+        json_object_set_serializer(m, json_object_userdata_to_json_string,
+                                   PQgetvalue(res, row, GR_JSON), NULL);
     return m;
 }
 
