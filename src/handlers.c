@@ -89,6 +89,12 @@ static void handlers_fail(struct http_response *resp, enum store_result r)
     case STORE_BAD_TOKEN:
         handlers_unauthorized(resp);
         return;
+    case STORE_CONFLICT:
+        /* Says nothing of the stored room: not its type, not its users. */
+        http_response_error(resp, 409, "Conflict",
+                            "another room has this id: a room is its type and its users, "
+                            "and a live room of this id has another type or other users");
+        return;
     case STORE_UNAVAILABLE:
         http_response_error(resp, 503, "ServiceUnavailable", "database unavailable, retry later");
         return;
@@ -329,13 +335,19 @@ static void handlers_create_room(struct handlers_app *app, const struct http_req
         goto out;
     }
     enum store_result r = store_create_room(app->store, &spec, caller, &room, req->req_id);
+    /* The store compared the stored room with the body; its members are
+     * checked again on what is about to be sent. */
+    if (r == STORE_OK && caller && !handlers_room_has_user(room, caller))
+        r = STORE_CONFLICT;
     if (r != STORE_OK) {
         handlers_fail(resp, r);
         goto out;
     }
     resp->json = room;
+    room = NULL;
     resp->status = 200;
 out:
+    json_object_put(room);
     room_spec_free(&spec);
     caller_free(&who);
     json_object_put(body);

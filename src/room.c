@@ -86,6 +86,13 @@ bool room_spec_parse(struct json_object *body, const struct room_limits *limits,
             free(names);
             return false;
         }
+        /* The id joins the users with '/': a name holding one could make
+         * the id of another room. */
+        if (strchr(names[i], '/')) {
+            snprintf(err, errlen, "user names must not contain '/' (a room id joins its users with '/')");
+            free(names);
+            return false;
+        }
     }
     qsort(names, n, sizeof *names, room_compare_users);
     for (size_t i = 1; i < n; i++) {

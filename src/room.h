@@ -28,9 +28,13 @@ struct room_spec {
 
 /* Validates BODY as a room ({"type": non-empty string, "users": non-empty
  * array of distinct non-empty strings}, within LIMITS, no control
- * characters in names) and builds its id. Returns false with the reason in ERR (the 400 message) when invalid;
- * OUT then needs no freeing. On success free OUT with room_spec_free; it
- * borrows from BODY, which must outlive it. */
+ * characters in names, no '/' in user names) and builds its id. Returns
+ * false with the reason in ERR (the 400 message) when invalid; OUT then
+ * needs no freeing. On success free OUT with room_spec_free; it borrows
+ * from BODY, which must outlive it.
+ * A type may hold '/' ("triominos/v1"), so an id alone does not say which
+ * type and users made it: the store refuses a live room of the same id
+ * with another type or other users (409). */
 __attribute__((warn_unused_result))
 bool room_spec_parse(struct json_object *body, const struct room_limits *limits,
                      struct room_spec *out, char *err, size_t errlen);

@@ -58,6 +58,7 @@ static enum store_result store_from_status(const char *status)
         { "not_found", STORE_NOT_FOUND }, { "not_member", STORE_NOT_MEMBER },
         { "banned", STORE_BANNED },   { "chat_disabled", STORE_CHAT_DISABLED },
         { "muted", STORE_MUTED },     { "bad_token", STORE_BAD_TOKEN },
+        { "conflict", STORE_CONFLICT },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(status, map[i].text) == 0)

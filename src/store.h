@@ -36,6 +36,7 @@ enum store_result {
     STORE_BANNED,
     STORE_CHAT_DISABLED,
     STORE_MUTED,
+    STORE_CONFLICT,       /* a live room of that id has another type or users: 409 */
     STORE_UNAVAILABLE,    /* 503 */
     STORE_ERROR,          /* 500 */
 };
@@ -60,8 +61,10 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
                                  char **caller, struct json_object **room, const char *req_id);
 
 /* Creates SPEC's room or refreshes the live one; CALLER (NULL for the API
- * secret) is checked for a ban first (STORE_BANNED). On STORE_OK, *ROOM is
- * the room's JSON with its messages (caller puts it). */
+ * secret) is checked for a ban first (STORE_BANNED). STORE_CONFLICT, with
+ * nothing changed, when the live room of SPEC's id has another type or
+ * other users. On STORE_OK, *ROOM is the room's JSON with its messages
+ * (caller puts it). */
 __attribute__((warn_unused_result))
 enum store_result store_create_room(struct store *st, const struct room_spec *spec,
                                     const char *caller, struct json_object **room,
@@ -81,7 +84,8 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
                                      const struct message_spec *msg, struct json_object *push,
                                      const char *req_id);
 
-/* Creates SPEC's room when missing and appends MSG from "$$". */
+/* Creates SPEC's room when missing and appends MSG from "$$";
+ * STORE_CONFLICT (nothing stored) as store_create_room. */
 __attribute__((warn_unused_result))
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
                                        const struct message_spec *msg, const char *req_id);

@@ -4,7 +4,7 @@
  * PostgreSQL).
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
- * Groups: config routes auth messages trim policies expiry badinput notify
+ * Groups: config routes identity auth messages trim policies expiry badinput notify
  *         logs ops shutdown faults migrations outage. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
  * clean run unless IT_KEEP_LOGS is set.
@@ -24,6 +24,7 @@ static const struct {
 } GROUPS[] = {
     { "config", run_config_tests },
     { "routes", run_routes_tests },
+    { "identity", run_identity_tests },
     { "auth", run_auth_tests },
     { "messages", run_messages_tests },
     { "trim", run_trim_tests },
