@@ -10,7 +10,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libmicrohttpd libpq json-c libcurl zlib
+PKGS     := libmicrohttpd libpq json-c libcurl zlib libcrypto
 # Recursively expanded on purpose: pkg-config may only exist once deps.sh ran.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -116,7 +116,7 @@ VG_DIR := $(abspath $(BUILD))/valgrind
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
             --error-exitcode=99 --log-file=$(VG_DIR)/server.%p.log
 valgrind:
-	scripts/deps.sh build db check
+	scripts/deps.sh build db test check
 	$(MAKE) all $(BUILD)/test_integration
 	@rm -rf $(VG_DIR) && mkdir -p $(VG_DIR)
 	CHAT_WRAPPER="$(VALGRIND)" CHAT_BIN=$(abspath $(BUILD))/ganomede-chat \
@@ -131,7 +131,7 @@ contract: all
 	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/contract-test.sh
 
 test:
-	scripts/deps.sh
+	scripts/deps.sh build db test
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration

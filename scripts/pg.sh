@@ -10,7 +10,9 @@
 # folder's owner (the `postgres` OS user for a new folder). stdout carries
 # only the answer of `url`; everything else goes to DIR/log or stderr.
 # Env: PG_BINDIR (where initdb/pg_ctl live), PG_DURABLE=1 (keep PostgreSQL's
-# crash-safe defaults; see the settings block in cmd_init).
+# crash-safe defaults; see the settings block in cmd_init), PG_PRELOAD at
+# init: extensions to load at start (shared_preload_libraries, e.g.
+# "pgaudit"); those not installed are left out with a note.
 set -euo pipefail
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
@@ -131,9 +133,30 @@ synchronous_commit = off
 full_page_writes = off
 EOF
   fi
+  preload_libraries
   echo "$port" >"$DIR/port"
   [[ $EUID -ne 0 ]] || chown "$PG_USER:" "$DIR/log" "$DIR/port"
   echo "pg.sh: initialized $DIR (port $port)" >&2
+}
+
+# PG_PRELOAD (comma-separated) into shared_preload_libraries, keeping only
+# the libraries this server has (a test group that needs a missing one says
+# so and skips).
+preload_libraries() {
+  local lib libs=() want
+  IFS=, read -ra want <<<"${PG_PRELOAD:-}"
+  for lib in "${want[@]}"; do
+    [[ -n $lib ]] || continue
+    if [[ -e $BIN/../lib/$lib.so ]]; then
+      libs+=("$lib")
+    else
+      echo "pg.sh: $lib is not installed for this PostgreSQL; not preloaded" >&2
+    fi
+  done
+  [[ ${#libs[@]} -gt 0 ]] || return 0
+  local joined
+  joined=$(IFS=,; echo "${libs[*]}")
+  printf "shared_preload_libraries = '%s'\n" "$joined" >>"$DIR/postgresql.conf"
 }
 
 cmd_start() {

@@ -37,7 +37,9 @@ trap cleanup EXIT
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 
-"$PG" init "$PG_DIR"
+# Extensions some groups need loaded at start (pgaudit: the token audit);
+# a group whose extension is missing skips with a message.
+PG_PRELOAD=${PG_PRELOAD:-pgaudit} "$PG" init "$PG_DIR"
 "$PG" start "$PG_DIR"
 
 DATABASE_URL=$("$PG" url "$PG_DIR")

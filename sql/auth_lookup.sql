@@ -1,4 +1,5 @@
--- auth_lookup: the user of table token $1, unless the token has expired.
+-- auth_lookup: the user of the table token whose SHA-256 is $1 (bytea),
+-- unless the token has expired. The token itself never reaches PostgreSQL.
 SELECT username
   FROM auth_tokens
- WHERE token = $1 AND (expires_at IS NULL OR expires_at > now());
+ WHERE token_sha256 = $1 AND (expires_at IS NULL OR expires_at > now());

@@ -1,6 +1,7 @@
 -- get_room: live room $1 with its $2 newest messages, read for the caller
--- holding table token $3 (NULL when the caller used the API secret or
--- SECRET.name), so that a table token costs no round trip of its own.
+-- holding the table token whose SHA-256 is $3 (bytea; NULL when the caller
+-- used the API secret or SECRET.name), so that a table token costs no round
+-- trip of its own.
 -- The first row is the header:
 --   caller  the user of token $3; NULL when $3 is NULL, unknown or expired
 --   type    the room's type; NULL when there is no such live room, or when
@@ -17,10 +18,10 @@ WITH head AS (
              WHERE room_id = r.id) AS users
       FROM (VALUES (1)) AS one (x)
       LEFT JOIN auth_tokens a
-             ON a.token = $3 AND (a.expires_at IS NULL OR a.expires_at > now())
+             ON a.token_sha256 = $3 AND (a.expires_at IS NULL OR a.expires_at > now())
       LEFT JOIN rooms r
              ON r.id = $1 AND r.expires_at > now()
-            AND ($3::text IS NULL OR a.username IS NOT NULL)
+            AND ($3::bytea IS NULL OR a.username IS NOT NULL)
 )
 SELECT caller, type, users, NULL AS json, NULL AS ts, NULL AS ts_is_string, NULL AS sender,
        NULL AS message_type, NULL AS message

@@ -2,6 +2,7 @@
  * it inside PostgreSQL measured 2.5 times slower). */
 #include "store.h"
 
+#include "digest.h"
 #include "message.h"
 #include "room.h"
 
@@ -70,8 +71,11 @@ enum store_result store_lookup_token(struct store *st, const char *token, char *
                                      const char *req_id)
 {
     *username = NULL;
+    char digest[DIGEST_PARAM_SIZE];
+    if (!digest_token_param(token, digest))
+        return STORE_ERROR;
     PGresult *res = NULL;
-    const char *params[] = { token };
+    const char *params[] = { digest };
     enum db_status s = db_exec(st->pool, "auth_lookup", 1, params, true, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
@@ -166,9 +170,11 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
     *room = NULL;
     if (caller)
         *caller = NULL;
-    char limit[24];
+    char limit[24], digest[DIGEST_PARAM_SIZE];
     snprintf(limit, sizeof limit, "%ld", st->max_messages);
-    const char *params[] = { room_id, limit, token };
+    if (token && !digest_token_param(token, digest))
+        return STORE_ERROR;
+    const char *params[] = { room_id, limit, token ? digest : NULL };
     PGresult *res = NULL;
     enum db_status s = db_exec(st->pool, "get_room", 3, params, true, &res, req_id);
     if (s != DB_OK)
@@ -279,10 +285,12 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
                                      const struct message_spec *msg, struct json_object *push,
                                      const char *req_id)
 {
-    char max[24], ttl[24], lease[24];
+    char max[24], ttl[24], lease[24], digest[DIGEST_PARAM_SIZE];
     snprintf(max, sizeof max, "%ld", st->max_messages);
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
     snprintf(lease, sizeof lease, "%ld", st->lease_ms);
+    if (token && !digest_token_param(token, digest))
+        return STORE_ERROR;
     char *json = NULL, *data = NULL;
     if (msg) {
         json = store_json_text(message_json(msg->ts, msg->ts_is_string, sender, msg->type,
@@ -300,7 +308,7 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
         room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
         msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
         msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data, push_text, lease,
-        token,
+        token ? digest : NULL,
     };
     PGresult *res = NULL;
     enum db_status s = db_exec(st->pool, "post_message", 15, params, false, &res, req_id);

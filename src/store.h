@@ -1,5 +1,6 @@
 /* store: the chat's operations on PostgreSQL (rooms, messages, tokens),
- * each one or two prepared queries. Knows nothing of HTTP. */
+ * each one or two prepared queries. Knows nothing of HTTP. Table tokens
+ * are sent to PostgreSQL as their SHA-256 only (digest.h). */
 #ifndef GANOMEDE_STORE_H
 #define GANOMEDE_STORE_H
 

@@ -462,6 +462,11 @@ char *server_log(server_t *s)
     return read_file(s->log_path);
 }
 
+char *h_read_file(const char *path)
+{
+    return read_file(path);
+}
+
 int group_start(const char *const *overrides)
 {
     wrapper_errors_at_group_start = h_wrapper_errors;

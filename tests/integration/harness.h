@@ -106,6 +106,8 @@ void server_free(server_t *s);   /* stops and frees; NULL ok */
 bool server_alive(server_t *s);
 /* Whole log file, caller frees; "" when unreadable. */
 char *server_log(server_t *s);
+/* Whole file at PATH, caller frees; "" when unreadable. */
+char *h_read_file(const char *path);
 
 /* Group fixtures. group_start() starts the group's server with overrides
  * (0 on success, for cmocka); group_setup_default() with none. */

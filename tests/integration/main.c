@@ -5,7 +5,7 @@
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
  * Groups: config routes identity auth messages trim policies expiry badinput notify
- *         logs ops shutdown faults migrations outage. The pattern uses cmocka's wildcards (* and ?).
+ *         logs ops shutdown faults migrations pgaudit outage. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
  * clean run unless IT_KEEP_LOGS is set.
  */
@@ -37,6 +37,7 @@ static const struct {
     { "shutdown", run_shutdown_tests },
     { "faults", run_faults_tests },
     { "migrations", run_migrations_tests },
+    { "pgaudit", run_pgaudit_tests },
     { "outage", run_outage_tests },
 };
 

@@ -20,6 +20,7 @@ int run_ops_tests(void);
 int run_shutdown_tests(void);
 int run_faults_tests(void);
 int run_migrations_tests(void);
+int run_pgaudit_tests(void);
 int run_outage_tests(void);
 
 #endif

@@ -87,6 +87,7 @@ static void test_room_spec(void **state)
         "{\"type\":\"t\",\"users\":[\"\"]}", "{\"type\":\"t\",\"users\":[\"a\",\"a\"]}",
         "{\"type\":\"t\",\"users\":[\"a\\u0000b\"]}", "{\"type\":\"t\",\"users\":[\"a\",\"b\",\"c\"]}",
         "{\"type\":\"t\\n\",\"users\":[\"a\"]}", "{\"type\":\"t\",\"users\":[\"a\\u0007\"]}",
+        "{\"type\":\"t\",\"users\":[\"a/b\"]}", "{\"type\":\"t\",\"users\":[\"a\",\"/\"]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         o = parse(NULL, bad[i]);
