@@ -22,6 +22,8 @@ struct config_var {
 
 static const struct config_var CONFIG_VARS[] = {
     { "PORT", CONFIG_INT, FIELD(port), "8000", 1, 65535, "HTTP port" },
+    { "LISTEN_ADDRESS", CONFIG_STRING, FIELD(listen_address), "", 0, 0,
+      "address to listen on (IPv4, IPv6 or a host name); unset: every interface" },
     { "ROUTE_PREFIX", CONFIG_STRING, FIELD(route_prefix), "chat/v1", 0, 0, "prefix of every route" },
     { "API_SECRET", CONFIG_STRING, FIELD(api_secret), "", 0, 0,
       "secret of the ganomede services; unset: no secret tokens at all" },

@@ -9,6 +9,7 @@
 
 struct config {
     long port;
+    const char *listen_address;     /* "" : every interface */
     const char *route_prefix;       /* without leading or trailing '/' */
     const char *api_secret;         /* "" when unset */
     long max_messages;

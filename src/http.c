@@ -1,13 +1,20 @@
 /* http: libmicrohttpd with its internal thread pool (epoll).
  *
- * A request context is allocated on the first (headers-only) call of the
- * access handler and freed in the completion callback, which also runs when
- * the client goes away. The answer is queued on a later call: libmicrohttpd
- * 0.9.75 treats a response queued on the first call as an early answer and
- * closes the connection, which would kill keep-alive. */
+ * A request context is allocated as soon as the request line is read (the
+ * URI log callback) and freed in the completion callback, which then runs
+ * for every request whose line was read: answered by us, answered by
+ * libmicrohttpd itself (a head too large to buffer, a malformed
+ * Content-Length), or cut off by the client. The first call of the access
+ * handler sees the whole head before any body byte: requests that must not
+ * be read are refused there, an early answer after which libmicrohttpd
+ * reads nothing more and closes the connection. Every other answer is
+ * queued on a later call, because libmicrohttpd 0.9.75 treats a response
+ * queued on the first call as such an early answer, which would kill
+ * keep-alive. */
 #include "http.h"
 
 #include "buf.h"
+#include "framing.h"
 #include "guard.h"
 #include "gzip.h"
 #include "log.h"
@@ -29,6 +36,11 @@
 
 /* Past this many bytes over the limit, the connection is closed. */
 #define HTTP_MAX_DISCARDED_BYTES (64u << 20)
+/* Each connection's buffer for the request head (and what libmicrohttpd
+ * keeps per request); must hold a head of FRAMING_MAX_HEAD_BYTES. */
+#define HTTP_CONNECTION_MEMORY_BYTES (32u << 10)
+_Static_assert(HTTP_CONNECTION_MEMORY_BYTES > FRAMING_MAX_HEAD_BYTES + 4096,
+               "a head at the framing limit must fit the connection's buffer");
 
 
 struct http_server {
@@ -44,6 +56,8 @@ struct http_server {
 
 struct http_ctx {
     struct buf body;
+    size_t target_bytes; /* of the raw request target, up to a NUL */
+    bool head_seen;      /* the access handler has seen the head */
     bool too_large;
     size_t discarded;    /* body bytes dropped past the limit */
     bool answered;
@@ -54,6 +68,9 @@ struct http_ctx {
     const char *route;
     int route_id;
     char *log_path;
+    bool by_library;     /* libmicrohttpd answered itself (status from it) */
+    char error[40];      /* the error code answered, or "" */
+    char reason[160];    /* its message; both for the log line */
     struct timespec started;
     char req_id[HTTP_REQUEST_ID_LEN + 1];
 };
@@ -61,13 +78,23 @@ struct http_ctx {
 static void http_new_request_id(char *out);
 static bool http_take_request_id(struct MHD_Connection *conn, char *out);
 static bool http_declared_too_large(struct MHD_Connection *conn, size_t max);
+static void *http_request_line(void *cls, const char *uri, struct MHD_Connection *conn);
+static enum MHD_Result http_framing_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          const char *value);
+static enum MHD_Result http_begin(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                  const char *url, const char *method, const char *version);
+static enum MHD_Result http_refuse(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                   unsigned status, const char *code, const char *message,
+                                   const char *route);
+static void http_note_error(struct http_ctx *ctx, const struct http_response *resp);
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
                                  struct http_response *resp);
 static void http_free_json(void *json);
 static struct MHD_Response *http_body_response(struct MHD_Connection *conn, const char *body,
                                                size_t len, void *owner,
                                                void (*release)(void *), bool *gzipped);
-static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct http_ctx *ctx);
+static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                           bool early);
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
@@ -182,16 +209,61 @@ static struct guard_conn *http_guard_of(struct MHD_Connection *conn)
 }
 
 /* libmicrohttpd's own messages (clients closing mid-request...) become
- * log lines like every other, at debug level: they are the client's doing. */
+ * log lines like every other, at debug level: they are the client's doing.
+ * An answer it sends itself (a request line too long to buffer: 414 with
+ * its HTML page, no request id of ours) is a warning with its status, so
+ * that every answer leaves a line, even one sent before a request exists. */
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    if (!log_enabled(LOG_DEBUG))
-        return;
+    static const char ANSWER[] = "HTTP response code is ";
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    log_emit(LOG_DEBUG, NULL, NULL, "libmicrohttpd: %s", msg);
+    const char *code = strstr(msg, ANSWER);
+    if (code && log_enabled(LOG_WARN)) {
+        char *end = NULL;
+        long status = strtol(code + sizeof ANSWER - 1, &end, 10);
+        struct json_object *f = json_object_new_object();
+        json_object_object_add(f, "status", json_object_new_int((int)status));
+        json_object_object_add(f, "answered_by", json_object_new_string("libmicrohttpd"));
+        log_emit(LOG_WARN, NULL, f, "libmicrohttpd answered %ld itself (its own HTML page)",
+                 status);
+        return;
+    }
+    if (log_enabled(LOG_DEBUG))
+        log_emit(LOG_DEBUG, NULL, NULL, "libmicrohttpd: %s", msg);
+}
+
+/* The URI log callback: a request line was read. Its context starts here,
+ * with a request id of ours (replaced by the client's own, if it sent one,
+ * once the headers are in), so that whatever answers it, libmicrohttpd
+ * included, the completion callback logs it. URI is the raw target, cut
+ * short only by a NUL byte inside it (http_begin compares its length with
+ * where the request line's version starts). */
+static void *http_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)conn;
+    struct http_server *srv = cls;
+    struct http_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    buf_init(&ctx->body, srv->settings.max_body_bytes);
+    clock_gettime(CLOCK_MONOTONIC, &ctx->started);
+    http_new_request_id(ctx->req_id);
+    ctx->target_bytes = uri ? strlen(uri) : 0;
+    ctx->server = srv;
+    atomic_fetch_add(&srv->busy, 1);
+    return ctx;
+}
+
+/* MHD_KeyValueIterator over the request's header fields, repeats included. */
+static enum MHD_Result http_framing_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          const char *value)
+{
+    (void)kind;
+    framing_header(cls, key, value);
+    return MHD_YES;
 }
 
 /* With every URL left raw, the router decides how to decode each segment. */
@@ -240,9 +312,23 @@ static struct MHD_Response *http_body_response(struct MHD_Connection *conn, cons
     return r;
 }
 
+/* An error answer's code and message go into the request's log line. */
+static void http_note_error(struct http_ctx *ctx, const struct http_response *resp)
+{
+    struct json_object *code = NULL, *message = NULL;
+    if (resp->status < 400 || !resp->json ||
+        !json_object_object_get_ex(resp->json, "code", &code) ||
+        !json_object_object_get_ex(resp->json, "message", &message))
+        return;
+    /* Copied: the tree is freed once sent, before the log line. */
+    snprintf(ctx->error, sizeof ctx->error, "%s", json_object_get_string(code));
+    snprintf(ctx->reason, sizeof ctx->reason, "%s", json_object_get_string(message));
+}
+
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
                                  struct http_response *resp)
 {
+    http_note_error(ctx, resp);
     const char *type = resp->content_type ? resp->content_type
                        : resp->json       ? "application/json"
                        : resp->text       ? "text/plain"
@@ -274,6 +360,8 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
             MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
         }
+        if (resp->close)
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
         ok = MHD_queue_response(conn, resp->status, r);
         MHD_destroy_response(r);
     }
@@ -286,10 +374,15 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
     return ok;
 }
 
-static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct http_ctx *ctx)
+/* EARLY: refused on the head, before any body byte (the connection is
+ * then closed); else the body was read and dropped, keep-alive holds. */
+static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                           bool early)
 {
     char msg[96];
     snprintf(msg, sizeof msg, "request body is larger than %zu bytes", ctx->body.max);
+    if (early)
+        return http_refuse(conn, ctx, 413, "PayloadTooLarge", msg, "too_large");
     struct http_response resp = { 0 };
     http_response_error(&resp, 413, "PayloadTooLarge", msg);
     resp.route = "too_large";
@@ -297,34 +390,57 @@ static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct h
     return http_send(conn, ctx, &resp);
 }
 
+/* Answers on the first call of the access handler and closes the
+ * connection: libmicrohttpd reads nothing more from it, so no byte after
+ * this head (a smuggled request) is ever served. */
+static enum MHD_Result http_refuse(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                   unsigned status, const char *code, const char *message,
+                                   const char *route)
+{
+    struct http_response resp = { .route = route, .route_id = -1, .close = true };
+    http_response_error(&resp, status, code, message);
+    return http_send(conn, ctx, &resp);
+}
+
+/* The first call of the access handler: the head is in, no body byte has
+ * been read. Refuses what must not be read (framing.h) or is declared too
+ * large. */
+static enum MHD_Result http_begin(struct MHD_Connection *conn, struct http_ctx *ctx,
+                                  const char *url, const char *method, const char *version)
+{
+    struct http_server *srv = ctx->server;
+    ctx->head_seen = true;
+    ctx->method = method;
+    ctx->path = url;
+    (void)http_take_request_id(conn, ctx->req_id);
+    /* libmicrohttpd ends the target where the version begins; a NUL byte
+     * before that (strlen stopped short) would hide the rest of it. */
+    bool nul = *version && url + ctx->target_bytes + 1 != version;
+    const union MHD_ConnectionInfo *head =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    struct framing f;
+    struct framing_refusal no;
+    framing_init(&f);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_framing_field, &f);
+    if (!framing_check(&f, nul, ctx->target_bytes, head ? head->header_size : 0, &no))
+        return http_refuse(conn, ctx, no.status, no.code, no.message, "refused");
+    ctx->too_large = http_declared_too_large(conn, srv->settings.max_body_bytes);
+    if (ctx->too_large)
+        return http_send_too_large(conn, ctx, true);
+    return MHD_YES;
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
                                    void **con_cls)
 {
-    (void)version;
     struct http_server *srv = cls;
     struct http_ctx *ctx = *con_cls;
-    if (!ctx) {
-        ctx = calloc(1, sizeof *ctx);
-        if (!ctx)
-            return MHD_NO;
-        buf_init(&ctx->body, srv->settings.max_body_bytes);
-        clock_gettime(CLOCK_MONOTONIC, &ctx->started);
-        if (!http_take_request_id(conn, ctx->req_id))
-            http_new_request_id(ctx->req_id);
-        ctx->method = method;
-        ctx->path = url;
-        atomic_fetch_add(&srv->busy, 1);
-        ctx->server = srv;
-        ctx->too_large = http_declared_too_large(conn, srv->settings.max_body_bytes);
-        *con_cls = ctx;
-        /* A declared oversize body is refused before it is read: an early
-         * answer, after which libmicrohttpd closes the connection. */
-        if (ctx->too_large)
-            return http_send_too_large(conn, ctx);
-        return MHD_YES;
-    }
+    if (!ctx)
+        return MHD_NO;   /* out of memory when the request line came */
+    if (!ctx->head_seen)
+        return http_begin(conn, ctx, url, method, version);
     if (ctx->answered) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -342,7 +458,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         return ctx->discarded > HTTP_MAX_DISCARDED_BYTES ? MHD_NO : MHD_YES;
     }
     if (ctx->too_large)
-        return http_send_too_large(conn, ctx);
+        return http_send_too_large(conn, ctx, false);
     struct http_request req = {
         .method = method,
         .path = url,
@@ -371,9 +487,15 @@ static void http_log_request(struct MHD_Connection *conn, const struct http_ctx 
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
                       sizeof addr);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                      addr, sizeof addr);
+        else if (sa->sa_family == AF_INET6) {
+            const struct in6_addr *a6 =
+                &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+            /* IPv4 clients of the dual-stack listener, written as IPv4. */
+            if (IN6_IS_ADDR_V4MAPPED(a6))
+                inet_ntop(AF_INET, a6->s6_addr + 12, addr, sizeof addr);
+            else
+                inet_ntop(AF_INET6, a6, addr, sizeof addr);
+        }
     }
     struct json_object *f = json_object_new_object();
     json_object_object_add(f, "method", json_object_new_string(ctx->method ? ctx->method : ""));
@@ -385,7 +507,13 @@ static void http_log_request(struct MHD_Connection *conn, const struct http_ctx 
     snprintf(latency, sizeof latency, "%.3f", ms);
     json_object_object_add(f, "latency_ms", json_object_new_double_s(ms, latency));
     json_object_object_add(f, "remote_address", json_object_new_string(addr));
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    if (ctx->error[0]) {
+        json_object_object_add(f, "error", json_object_new_string(ctx->error));
+        json_object_object_add(f, "reason", json_object_new_string(ctx->reason));
+    }
+    if (ctx->by_library)
+        json_object_object_add(f, "answered_by", json_object_new_string("libmicrohttpd"));
+    else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         json_object_object_add(f, "aborted", json_object_new_boolean(1));
     log_emit(LOG_INFO, ctx->req_id, f, "request");
 }
@@ -403,6 +531,19 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     clock_gettime(CLOCK_MONOTONIC, &now);
     double ms = (double)(now.tv_sec - ctx->started.tv_sec) * 1e3 +
                 (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e6;
+    if (!ctx->answered) {
+        /* libmicrohttpd may have answered itself (a head it could not
+         * buffer, a malformed Content-Length or chunk): say so, with its
+         * status. */
+        const union MHD_ConnectionInfo *st =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        if (st && st->http_status >= 400) {
+            ctx->answered = ctx->by_library = true;
+            ctx->status = st->http_status;
+            ctx->route_id = -1;
+            ctx->route = "none";
+        }
+    }
     if (ctx->answered && srv->settings.observe)
         srv->settings.observe(srv->app, ctx->route_id, ctx->status, ctx->method, ctx->path,
                               ms / 1e3);
@@ -430,9 +571,16 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
     }
     /* ITC lets http_stop quiesce the daemon (stop accepting) first. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC;
+                     MHD_USE_ITC | (s->listen_ipv6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)s->port, NULL, NULL, http_access, srv,
+        flags, 0, NULL, NULL, http_access, srv,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
+        /* Request line and headers are read into this per-connection
+         * buffer (libmicrohttpd's default, stated): heads up to about 28 kB
+         * reach http_begin, which refuses those past the framing limits
+         * with our JSON; longer ones libmicrohttpd answers itself. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY_BYTES,
+        MHD_OPTION_URI_LOG_CALLBACK, http_request_line, srv,
         MHD_OPTION_THREAD_POOL_SIZE, s->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, s->connection_timeout_seconds,
         MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
@@ -442,7 +590,7 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
         MHD_OPTION_NOTIFY_CONNECTION, http_connection, srv,
         MHD_OPTION_END);
     if (!srv->daemon) {
-        log_error("cannot listen on port %u", s->port);
+        log_error("libmicrohttpd could not start");
         guard_stop(srv->guard);
         free(srv);
         return NULL;

@@ -1,7 +1,8 @@
-/* http: the libmicrohttpd server. Buffers each request body up to a limit
- * (413 past it, decided while the body streams in), hands complete requests
- * to one handler, and sends its answer with a request id, gzip when
- * accepted, and keep-alive intact. Knows nothing of chat or SQL. */
+/* http: the libmicrohttpd server. Refuses requests whose head is unsafe to
+ * read (framing.h) before any body byte, buffers each request body up to a
+ * limit (413 past it, decided while the body streams in), hands complete
+ * requests to one handler, and sends its answer with a request id, gzip
+ * when accepted, and keep-alive intact. Knows nothing of chat or SQL. */
 #ifndef GANOMEDE_HTTP_H
 #define GANOMEDE_HTTP_H
 
@@ -34,6 +35,7 @@ struct http_response {
     int route_id;              /* the handler's own id, handed to the observer;
                                   -1 when answered before the handler (413) */
     char *log_path;            /* owned: the path with tokens redacted */
+    bool close;                /* close the connection once this is sent */
 };
 
 /* Fills RESP with the error body {"code": CODE, "message": MESSAGE}. */
@@ -51,7 +53,8 @@ typedef void (*http_observer)(void *app, int route_id, unsigned status, const ch
 
 struct http_settings {
     http_observer observe;     /* may be NULL */
-    unsigned port;
+    int listen_fd;             /* listener_open's socket; http_stop closes it */
+    bool listen_ipv6;
     unsigned threads;
     unsigned connection_timeout_seconds;
     unsigned max_connections;
@@ -59,8 +62,9 @@ struct http_settings {
     long request_deadline_ms;  /* a connection must complete a request within this */
 };
 
-/* Starts serving on S->port; HANDLER runs on the worker threads with APP.
- * Returns NULL (logged) when the port cannot be bound. */
+/* Starts serving on S->listen_fd; HANDLER runs on the worker threads with
+ * APP. Returns NULL (logged) when libmicrohttpd cannot start; the socket is
+ * then still the caller's to close. */
 struct http_server *http_start(const struct http_settings *s, http_handler handler, void *app);
 
 /* Stops accepting new connections and waits (at most GRACE_MS) for the

@@ -5,6 +5,7 @@
 #include "expiry.h"
 #include "handlers.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "migrate.h"
 #include "outbox.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void main_usage(FILE *out);
 static struct db_settings main_db_settings(const struct config *cfg, size_t size);
@@ -118,11 +120,24 @@ static bool main_schema_ready(const struct config *cfg, bool *reachable)
 
 static int main_serve(const struct config *cfg)
 {
+    /* The port first: a second server on a busy port says so and exits
+     * before it opens anything. */
+    char err[400], where[300];
+    bool ipv6 = false;
+    int listen_fd = listener_open(cfg->listen_address, cfg->port, &ipv6, err, sizeof err);
+    if (listen_fd < 0) {
+        log_emit(LOG_FATAL, NULL, NULL, "%s", err);
+        fprintf(stderr, "ganomede-chat: %s\n", err);
+        return 1;
+    }
+    listener_describe(cfg->listen_address, cfg->port, where, sizeof where);
     if (!*cfg->api_secret)
         log_warn("API_SECRET is not set: no token is the API secret, SECRET.user tokens are refused");
     bool reachable = false;
-    if (!main_schema_ready(cfg, &reachable))
+    if (!main_schema_ready(cfg, &reachable)) {
+        close(listen_fd);
         return 1;
+    }
 
     /* Signals go to the main thread only: block them before any thread starts. */
     sigset_t stop_signals;
@@ -163,8 +178,10 @@ static int main_serve(const struct config *cfg)
     struct expiry_job *job = NULL;
     struct http_server *srv = NULL;
     int rc = 1;
-    if (!pool || (cfg->expiry_interval_seconds && !expiry_pool))
+    if (!pool || (cfg->expiry_interval_seconds && !expiry_pool)) {
+        close(listen_fd);
         goto out;
+    }
     /* Connections opened now, not by the first requests that need them
      * (a connect and 16 prepares on a busy server stalled those requests
      * for up to a second in the benchmark). */
@@ -176,18 +193,23 @@ static int main_serve(const struct config *cfg)
                                   cfg->statsd_sample_percent);
     struct http_settings hs = {
         .observe = handlers_observe,
-        .port = (unsigned)cfg->port,
+        .listen_fd = listen_fd,
+        .listen_ipv6 = ipv6,
         .threads = (unsigned)cfg->http_threads,
         .connection_timeout_seconds = (unsigned)cfg->http_connection_timeout_seconds,
         .max_connections = (unsigned)cfg->http_max_connections,
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .request_deadline_ms = cfg->http_request_timeout_seconds * 1000,
     };
-    /* The dispatcher first: the store hands it every post's notifications. */
+    /* The dispatcher first: the store hands it every post's notifications.
+     * From http_start on, the listening socket is the server's (closed by
+     * http_stop, or by libmicrohttpd when it fails to start). */
     if (notify) {
         ob = outbox_start(&os);
-        if (!ob)
+        if (!ob) {
+            close(listen_fd);
             goto out;
+        }
         st.lease_ms = outbox_lease_ms(&os);
         st.queued = outbox_hand_over;
         st.queued_cls = ob;
@@ -202,7 +224,7 @@ static int main_serve(const struct config *cfg)
         if (!job)
             goto out;
     }
-    log_info("ganomede-chat %s listening on port %ld (prefix /%s)", CHAT_VERSION, cfg->port,
+    log_info("ganomede-chat %s listening on %s (prefix /%s)", CHAT_VERSION, where,
              cfg->route_prefix);
     int sig = 0;
     sigwait(&stop_signals, &sig);

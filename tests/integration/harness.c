@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -615,6 +616,63 @@ int h_stalled_upload(int port)
 void h_abort_upload(int port)
 {
     close(h_stalled_upload(port));
+}
+
+char *h_raw_exchange(int port, const char *data, size_t len, int timeout_ms, bool *closed)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    buf_t b = { 0 };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *closed = false;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        fail_msg("connect to port %d: %s", port, strerror(errno));
+    for (size_t sent = 0; sent < len;) {
+        ssize_t n = send(fd, data + sent, len - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;   /* the server may close before taking it all */
+        sent += (size_t)n;
+    }
+    double deadline = now_s() + timeout_ms / 1000.0;
+    for (;;) {
+        int left = (int)((deadline - now_s()) * 1000);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            break;
+        char tmp[4096];
+        ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+        if (n <= 0) {
+            *closed = true;   /* EOF, or reset after the answer */
+            break;
+        }
+        buf_add(&b, tmp, (size_t)n);
+    }
+    close(fd);
+    return b.p ? b.p : strdup("");
+}
+
+json_object *h_log_line(server_t *s, const char *req_id, const char *msg)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "\"req_id\":\"%s\"", req_id);
+    for (int i = 0; i < 40 * h_slow_factor(); i++) {
+        char *log = server_log(s);
+        for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+            if (!strstr(line, needle))
+                continue;
+            json_object *o = json_tokener_parse(line);
+            json_object *m = NULL;
+            if (o && json_object_object_get_ex(o, "msg", &m) &&
+                strcmp(json_object_get_string(m), msg) == 0) {
+                free(log);
+                return o;
+            }
+            json_object_put(o);
+        }
+        free(log);
+        usleep(50 * 1000);
+    }
+    return NULL;
 }
 
 int run_pg_script(const char *verb)

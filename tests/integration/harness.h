@@ -143,6 +143,13 @@ int run_chat(const char *const *args, const char *const *overrides,
  * returns the socket; caller closes). */
 void h_abort_upload(int port);
 int h_stalled_upload(int port);
+/* Sends LEN bytes of DATA as they are on a new connection to PORT, then
+ * reads until the server closes the connection or TIMEOUT_MS pass. Returns
+ * what was read (caller frees); *CLOSED: the server closed it. */
+char *h_raw_exchange(int port, const char *data, size_t len, int timeout_ms, bool *closed);
+/* The log line of S with this req_id and msg ("request"...), parsed
+ * (caller puts); waits up to 2 s for it to be written. NULL if none. */
+json_object *h_log_line(server_t *s, const char *req_id, const char *msg);
 
 /* Runs `$PG_SCRIPT <verb> $PG_DIR`; returns its exit code. */
 int run_pg_script(const char *verb);

@@ -4,7 +4,7 @@
  * PostgreSQL).
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
- * Groups: config routes identity auth messages trim policies expiry badinput notify
+ * Groups: config routes identity framing auth messages trim policies expiry badinput notify
  *         logs ops shutdown faults migrations pgaudit outage. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
  * clean run unless IT_KEEP_LOGS is set.
@@ -25,6 +25,7 @@ static const struct {
     { "config", run_config_tests },
     { "routes", run_routes_tests },
     { "identity", run_identity_tests },
+    { "framing", run_framing_tests },
     { "auth", run_auth_tests },
     { "messages", run_messages_tests },
     { "trim", run_trim_tests },

@@ -8,6 +8,7 @@
 int run_config_tests(void);
 int run_routes_tests(void);
 int run_identity_tests(void);
+int run_framing_tests(void);
 int run_auth_tests(void);
 int run_messages_tests(void);
 int run_trim_tests(void);
