@@ -9,7 +9,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-BIN=$ROOT/build/ganomede-chat
+BIN=${CHAT_BIN:-$ROOT/build/ganomede-chat}
 [[ -x $BIN ]] || { echo "run.sh: $BIN is missing: run 'make run'" >&2; exit 1; }
 
 if [[ -n ${DATABASE_URL:-} ]]; then
@@ -22,6 +22,15 @@ else
   db_note="$DATABASE_URL (private cluster in .pgdata/; stop it with: scripts/pg.sh stop .pgdata)"
 fi
 export DATABASE_URL
+
+# The development secret below is public: unless told otherwise, listen on
+# this machine only.
+export LISTEN_ADDRESS=${LISTEN_ADDRESS-127.0.0.1}
+if [[ -n $LISTEN_ADDRESS ]]; then
+  listen_note="$LISTEN_ADDRESS only (LISTEN_ADDRESS= serves every interface)"
+else
+  listen_note="every interface (LISTEN_ADDRESS is empty)"
+fi
 
 # A development secret so that the examples below work out of the box; shown
 # only when it is ours, never when it came from the environment.
@@ -38,13 +47,17 @@ fi
 "$BIN" migrate
 
 base="http://localhost:${PORT:-8000}"
+# As the server reads ROUTE_PREFIX: without leading or trailing '/'.
 prefix=${ROUTE_PREFIX:-chat/v1}
+while [[ $prefix == /* ]]; do prefix=${prefix#/}; done
+while [[ $prefix == */ ]]; do prefix=${prefix%/}; done
 # To stderr: stdout is the server's JSON log stream.
 cat >&2 <<EOF
 
 ganomede-chat on $base/
   database: $db_note
   secret:   $secret_note
+  listens:  $listen_note
 Try:
   curl $base/$prefix/ping/hello
   curl -X POST -H 'Content-Type: application/json' \\

@@ -9,6 +9,7 @@
 #include <string.h>
 
 static bool body_is_form(const char *content_type);
+static bool body_is_json_container(const char *data, size_t len);
 static bool body_numbers_are_json(struct json_object *o);
 static bool body_parse_json(const char *data, size_t len, int max_depth,
                             struct json_object **out, char *err, size_t errlen);
@@ -22,6 +23,47 @@ static bool body_is_form(const char *content_type)
 {
     static const char FORM[] = "application/x-www-form-urlencoded";
     return content_type && strncasecmp(content_type, FORM, sizeof FORM - 1) == 0;
+}
+
+/* True when DATA (LEN bytes, NUL-terminated) is a JSON object or array. */
+static bool body_is_json_container(const char *data, size_t len)
+{
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n", data[i]) && data[i] != '\0')
+        i++;
+    if (i == len || (data[i] != '{' && data[i] != '['))
+        return false;
+    struct json_object *o = NULL;
+    char err[8];
+    bool json = body_parse_json(data, len, 32, &o, err, sizeof err) &&
+                (json_object_is_type(o, json_type_object) ||
+                 json_object_is_type(o, json_type_array));
+    json_object_put(o);
+    return json;
+}
+
+bool body_acceptable(const char *content_type, const char *data, size_t len,
+                     struct body_refusal *out)
+{
+    static const char MULTIPART[] = "multipart/";
+    if (content_type && strncasecmp(content_type, MULTIPART, sizeof MULTIPART - 1) == 0) {
+        out->status = 415;
+        out->code = "UnsupportedMediaType";
+        out->message = "multipart bodies are not accepted: send the body as JSON with "
+                       "Content-Type: application/json";
+        return false;
+    }
+    /* A real form never reads as a JSON object or array: this one is
+     * JSON that curl -d (or a client's default) labelled as a form. */
+    if (body_is_form(content_type) && body_is_json_container(data, len)) {
+        out->status = 400;
+        out->code = "InvalidContent";
+        out->message = "the body is JSON but Content-Type says "
+                       "application/x-www-form-urlencoded (curl -d's default): send it with "
+                       "Content-Type: application/json";
+        return false;
+    }
+    return true;
 }
 
 bool body_parse(const char *content_type, const char *data, size_t len, int max_depth,

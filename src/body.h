@@ -20,6 +20,22 @@ __attribute__((warn_unused_result))
 bool body_parse(const char *content_type, const char *data, size_t len, int max_depth,
                 struct json_object **out, char *err, size_t errlen);
 
+/* Why a body is refused before it is parsed: STATUS, error CODE and a
+ * MESSAGE that tells the client what to send instead (static strings). */
+struct body_refusal {
+    unsigned status;
+    const char *code;
+    const char *message;
+};
+
+/* False, with the answer in OUT, for bodies a careless client sends by
+ * mistake: a multipart upload (415), or JSON sent as a form (curl -d's
+ * default Content-Type; 400 rather than a confusing "bad timestamp").
+ * LEN bytes of DATA; CONTENT_TYPE may be NULL. */
+__attribute__((warn_unused_result))
+bool body_acceptable(const char *content_type, const char *data, size_t len,
+                     struct body_refusal *out);
+
 /* The string in V when V is a JSON string of clean UTF-8 (no NUL) and
  * non-empty; else NULL. Borrowed from V. */
 const char *body_string_value(struct json_object *v);

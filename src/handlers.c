@@ -174,6 +174,11 @@ static bool handlers_authenticate(struct handlers_app *app, const struct http_re
 static bool handlers_parse_body(struct handlers_app *app, const struct http_request *req,
                                 struct json_object **body, struct http_response *resp)
 {
+    struct body_refusal no;
+    if (!body_acceptable(req->content_type, req->body, req->body_len, &no)) {
+        http_response_error(resp, no.status, no.code, no.message);
+        return false;
+    }
     char err[128];
     if (body_parse(req->content_type, req->body, req->body_len, (int)app->cfg->max_json_depth,
                    body, err, sizeof err))

@@ -208,16 +208,14 @@ char *router_redact_path(const char *path, const char *secret)
         return NULL;
     size_t o = 0;
     bool after_auth = false;
-    const char *p = path;
-    while (*p) {
-        if (*p == '/') {
-            out[o++] = *p++;
-            continue;
-        }
+    /* Segment by segment, empty ones included: the one after "auth" is
+     * the token even when it is empty ("auth//rooms": nothing to hide, and
+     * "rooms" is not it). */
+    for (const char *p = path;;) {
         const char *slash = strchr(p, '/');
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        bool has_secret = *secret && memmem(p, len, secret, strlen(secret)) != NULL;
-        if (after_auth || has_secret) {
+        bool has_secret = len && *secret && memmem(p, len, secret, strlen(secret)) != NULL;
+        if (len && (after_auth || has_secret)) {
             memcpy(out + o, REDACTED, sizeof REDACTED - 1);
             o += sizeof REDACTED - 1;
         } else {
@@ -230,7 +228,10 @@ char *router_redact_path(const char *path, const char *secret)
             }
         }
         after_auth = len == 4 && memcmp(p, "auth", 4) == 0;
-        p += len;
+        if (!slash)
+            break;
+        out[o++] = '/';
+        p = slash + 1;
     }
     out[o] = '\0';
     return out;

@@ -27,6 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct json_object *root = NULL;
     char err[256];
     static const struct room_limits limits = { 100, 200, 128 };
+    struct body_refusal no;
+    if (!body_acceptable(type, body, size - 1, &no) && (no.status < 400 || no.status > 499))
+        abort();
     if (body_parse(type, body, size - 1, 32, &root, err, sizeof err)) {
         struct room_spec spec;
         if (room_spec_parse(root, &limits, &spec, err, sizeof err)) {

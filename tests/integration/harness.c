@@ -544,8 +544,8 @@ int std_setup(void **state)
     return 0;
 }
 
-int run_chat(const char *const *args, const char *const *overrides,
-             int timeout_s, char **out, char **err)
+int run_program(const char *path, const char *const *args, const char *const *overrides,
+                int timeout_ms, bool stop_expected, char **out, char **err)
 {
     envv_t env = { 0 }, argv = { 0 };
     char out_path[320], err_path[320];
@@ -554,7 +554,7 @@ int run_chat(const char *const *args, const char *const *overrides,
     int st = 0, rc, result = -1;
     static int n_runs;
 
-    vec_push(&argv, chat_bin);
+    vec_push(&argv, path);
     for (size_t i = 0; args && args[i]; i++)
         vec_push(&argv, args[i]);
 
@@ -569,16 +569,20 @@ int run_chat(const char *const *args, const char *const *overrides,
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    rc = posix_spawn(&pid, chat_bin, &fa, NULL, argv.v, env.v);
+    rc = posix_spawn(&pid, path, &fa, NULL, argv.v, env.v);
     posix_spawn_file_actions_destroy(&fa);
     env_free(&env);
     if (rc != 0) {
-        print_error("posix_spawn %s: %s\n", chat_bin, strerror(rc));
-    } else if (!wait_child(pid, timeout_s * 1000, &st)) {
-        print_error("%s %s still running after %d s; killed\n", chat_bin,
-                    argv.n > 1 ? argv.v[1] : "", timeout_s);
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
+        print_error("posix_spawn %s: %s\n", path, strerror(rc));
+    } else if (!wait_child(pid, timeout_ms, &st)) {
+        if (!stop_expected)
+            print_error("%s %s still running after %d ms; killed\n", path,
+                        argv.n > 1 ? argv.v[1] : "", timeout_ms);
+        kill(pid, stop_expected ? SIGTERM : SIGKILL);
+        if (!wait_child(pid, 10000, &st)) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+        }
     } else if (WIFEXITED(st)) {
         result = WEXITSTATUS(st);
     }
@@ -588,6 +592,12 @@ int run_chat(const char *const *args, const char *const *overrides,
     if (err)
         *err = read_file(err_path);
     return result;
+}
+
+int run_chat(const char *const *args, const char *const *overrides,
+             int timeout_s, char **out, char **err)
+{
+    return run_program(chat_bin, args, overrides, timeout_s * 1000, false, out, err);
 }
 
 int h_stalled_upload(int port)

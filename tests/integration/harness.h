@@ -138,6 +138,11 @@ int h_free_port(void);
  * (may be NULL to ignore). */
 int run_chat(const char *const *args, const char *const *overrides,
              int timeout_s, char **out, char **err);
+/* Runs the program at PATH likewise (same environment rules). With
+ * STOP_EXPECTED, a program still running after TIMEOUT_MS is sent SIGTERM
+ * without complaint (a server started to be looked at) and -1 returned. */
+int run_program(const char *path, const char *const *args, const char *const *overrides,
+                int timeout_ms, bool stop_expected, char **out, char **err);
 /* Raw connection that sends a POST promising 500 body bytes, sends a few,
  * and hangs up (h_abort_upload) or stays connected (h_stalled_upload,
  * returns the socket; caller closes). */

@@ -466,6 +466,50 @@ static void test_form_encoded_room_is_accepted(void **state)
     resp_free(r);
 }
 
+/* curl -d '{...}' sends JSON labelled as a form: a hint, not "bad timestamp". */
+static void test_json_sent_as_a_form_gets_a_hint(void **state)
+{
+    (void)state;
+    api_create_room(ROOM_BODY);
+    long long before[3];
+    db_snapshot(before);
+    static const char *const bodies[] = {
+        "{\"timestamp\":1,\"type\":\"text\",\"message\":\"hi\"}",
+        "{\"type\":\"t\",\"users\":[\"alice\",\"bob\"],\"timestamp\":1,\"message\":\"M\"}",
+        "{\"timestamp\":1,\"type\":\"text\",\"message\":\"fish & chips = 2\"}",
+        " [1, 2]\n",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        post_everywhere(bodies[i], strlen(bodies[i]), 400, "InvalidContent",
+                        "application/x-www-form-urlencoded");
+    resp_t *r = http_do(&(req_t){ .method = "POST", .path = PFX "/auth/" TOK_ALICE
+                                  "/rooms/t%2Falice%2Fbob/messages", .body = bodies[0],
+                                  .content_type = "application/x-www-form-urlencoded" });
+    assert_error(r, 400, "InvalidContent", NULL);
+    assert_non_null(strstr(r->body, "Content-Type: application/json"));
+    resp_free(r);
+    assert_unchanged(before);
+}
+
+static void test_multipart_is_415_with_a_hint(void **state)
+{
+    (void)state;
+    api_create_room(ROOM_BODY);
+    long long before[3];
+    db_snapshot(before);
+    const char *body = "--xyz\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nt\r\n"
+                       "--xyz--\r\n";
+    post_everywhere(body, strlen(body), 415, "UnsupportedMediaType",
+                    "multipart/form-data; boundary=xyz");
+    resp_t *r = http_do(&(req_t){ .method = "POST", .path = PFX "/auth/" IT_SECRET "/rooms",
+                                  .body = body,
+                                  .content_type = "multipart/form-data; boundary=xyz" });
+    assert_error(r, 415, "UnsupportedMediaType", NULL);
+    assert_non_null(strstr(r->body, "Content-Type: application/json"));
+    resp_free(r);
+    assert_unchanged(before);
+}
+
 int run_badinput_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +529,8 @@ int run_badinput_tests(void)
         T(test_aborted_uploads_do_not_hurt_the_server),
         T(test_form_encoded_message_is_accepted),
         T(test_form_encoded_room_is_accepted),
+        T(test_json_sent_as_a_form_gets_a_hint),
+        T(test_multipart_is_415_with_a_hint),
     };
     return cmocka_run_group_tests_name("badinput", tests, badinput_group_setup,
                                        group_teardown_server);

@@ -717,6 +717,58 @@ static void test_log_never_holds_the_secret_or_a_table_token(void **state)
     free(log);
 }
 
+/* A request line for an error answer says why, as the client was told. */
+static void test_error_lines_carry_their_reason(void **state)
+{
+    (void)state;
+    h_srv = scoped_server(NULL);
+    api_create_room(ROOM_BODY);
+    resp_t *r = http_post("{\"timestamp\":\"soon\",\"type\":\"text\",\"message\":\"x\"}",
+                          PFX "/auth/%s/rooms/%s/messages", TOK_ALICE, enc(ROOM));
+    assert_error(r, 400, "BadRequest", "bad timestamp");
+    char *id = resp_header(r, "x-request-id");
+    resp_free(r);
+    json_object *line = h_log_line(h_srv, id, "request");
+    assert_non_null(line);
+    assert_int_equal(json_object_get_int(json_object_object_get(line, "status")), 400);
+    assert_string_equal(json_object_get_string(json_object_object_get(line, "error")),
+                        "BadRequest");
+    assert_string_equal(json_object_get_string(json_object_object_get(line, "reason")),
+                        "bad timestamp");
+    json_object_put(line);
+    free(id);
+    /* a success carries none */
+    r = http_get(PFX "/ping/fine");
+    id = resp_header(r, "x-request-id");
+    resp_free(r);
+    line = h_log_line(h_srv, id, "request");
+    assert_non_null(line);
+    assert_null(json_object_object_get(line, "reason"));
+    json_object_put(line);
+    free(id);
+}
+
+/* An empty token is no token: the segment after it is not redacted in its
+ * place ("auth//rooms/x", not "auth//[redacted]/x"). */
+static void test_empty_token_redacts_nothing_else(void **state)
+{
+    (void)state;
+    h_srv = scoped_server(NULL);
+    resp_t *r = http_get(PFX "/auth//rooms/x");
+    assert_error(r, 401, "UnauthorizedError", "not authorized");
+    char *id = resp_header(r, "x-request-id");
+    resp_free(r);
+    json_object *line = h_log_line(h_srv, id, "request");
+    assert_non_null(line);
+    assert_string_equal(json_object_get_string(json_object_object_get(line, "path")),
+                        PFX "/auth//rooms/x");
+    json_object_put(line);
+    free(id);
+    r = http_get(PFX "/auth//nothing/here/at/all");
+    assert_error(r, 404, "ResourceNotFound", PFX "/auth//nothing/here/at/all does not exist");
+    resp_free(r);
+}
+
 /* ---- two copies on one database ---------------------------------------- */
 
 static void test_two_copies_share_one_database(void **state)
@@ -871,6 +923,8 @@ int run_ops_tests(void)
         T(test_log_lines_are_bunyan_with_one_request_line_per_request),
         T(test_log_level_warn_hides_request_lines),
         T(test_log_never_holds_the_secret_or_a_table_token),
+        T(test_error_lines_carry_their_reason),
+        T(test_empty_token_redacts_nothing_else),
         T(test_two_copies_share_one_database),
         cmocka_unit_test_setup_teardown(test_expiry_job_runs_on_one_copy_at_a_time, std_setup,
                                         lock_teardown),

@@ -119,6 +119,16 @@ static void test_redaction(void **state)
     p = router_redact_path("/a/b", "");
     assert_string_equal(p, "/a/b");
     free(p);
+    /* an empty token hides nothing, and the segment after it is no token */
+    p = router_redact_path("/chat/v1/auth//rooms/x", "s3cret");
+    assert_string_equal(p, "/chat/v1/auth//rooms/x");
+    free(p);
+    p = router_redact_path("/chat/v1/auth/", "s3cret");
+    assert_string_equal(p, "/chat/v1/auth/");
+    free(p);
+    p = router_redact_path("auth/tok//x/", "");
+    assert_string_equal(p, "auth/[redacted]//x/");
+    free(p);
     /* Bytes unsafe in JSON or logs come out percent-encoded. */
     p = router_redact_path("/x\xff/\x01y", "");
     assert_string_equal(p, "/x%FF/%01y");
