@@ -346,6 +346,24 @@ static void test_health_ok_with_schema_version(void **state)
     r = http_post("{}", PFX "/health");
     assert_error(r, 405, "MethodNotAllowed", "POST is not allowed");
     resp_free(r);
+    /* the documented examples show the schema this server runs on */
+    const char *pg_script = h_env("PG_SCRIPT");
+    assert_non_null(pg_script);
+    char want_md[64], want_yaml[64];
+    snprintf(want_md, sizeof want_md, "{\"status\":\"ok\",\"schemaVersion\":%lld}", version);
+    snprintf(want_yaml, sizeof want_yaml, "{status: ok, schemaVersion: %lld}", version);
+    static const char *const docs[] = { "api.md", "openapi.yaml" };
+    for (size_t i = 0; i < 2; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%.*s/../docs/%s",
+                 (int)(strrchr(pg_script, '/') - pg_script), pg_script, docs[i]);
+        char *text = h_read_file(path);
+        const char *want = i == 0 ? want_md : want_yaml;
+        if (!strstr(text, want))
+            print_error("docs/%s does not show %s\n", docs[i], want);
+        assert_non_null(strstr(text, want));
+        free(text);
+    }
 }
 
 static void test_health_503_when_schema_is_behind(void **state)
