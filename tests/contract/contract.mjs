@@ -458,6 +458,15 @@ async function main() {
   await run({ method: 'POST', template: T_ROOMS, path: `${P}/auth/${BAD}/rooms`, status: 401,
     name: 'unknown token', body: { type: TYPE, users: ['alice', 'bob'] }, code: 'UnauthorizedError',
     message: 'not authorized' });
+  await run({ method: 'POST', template: T_ROOMS, path: `${P}/auth/${S}/rooms`, status: 409,
+    name: 'the id of another type and users', body: { type: `${TYPE}/alice`, users: ['bob'] },
+    code: 'Conflict', bodyValid: true });
+  await run({ method: 'POST', template: T_ROOMS, path: `${P}/auth/${S}/rooms`, status: 400,
+    name: 'JSON sent as a form', form: JSON.stringify({ type: TYPE, users: ['alice', 'bob'] }),
+    code: 'InvalidContent' });
+  await run({ method: 'POST', template: T_ROOMS, path: `${P}/auth/${S}/rooms`, status: 415,
+    name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="type"\r\n\r\nt\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
+    code: 'UnsupportedMediaType' });
   await run({ method: 'POST', template: T_ROOMS, path: `${P}/auth/${S}./rooms`, status: 401,
     name: 'SECRET. without a name', body: { type: TYPE, users: ['alice', 'bob'] }, code: 'UnauthorizedError' });
   await run({ method: 'POST', template: T_ROOMS, path: `${P}/auth/${CAROL}/rooms`, status: 401,
@@ -518,6 +527,9 @@ async function main() {
     status: 404, name: 'no such room', body: { timestamp: 1, type: 'text', message: 'x' }, code: 'NotFound' });
   await run({ method: 'POST', template: T_MSGS, path: `${P}/auth/${ALICE}/rooms/${R}/messages`, status: 413,
     name: 'declared body too large', declaredLength: BIG, code: 'PayloadTooLarge' });
+  await run({ method: 'POST', template: T_MSGS, path: `${P}/auth/${ALICE}/rooms/${R}/messages`, status: 415,
+    name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="type"\r\n\r\nt\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
+    code: 'UnsupportedMediaType' });
 
   // --- GET room
   await run({ method: 'GET', template: T_ROOM, path: `${P}/auth/${BOB}/rooms/${R}`, status: 200,
@@ -584,6 +596,13 @@ async function main() {
     code: 'Unauthorized', message: '' });
   await run({ method: 'POST', template: T_SYS, path: `${P}/auth/${S}/system-messages`, status: 413,
     name: 'declared body too large', declaredLength: BIG, code: 'PayloadTooLarge' });
+  await run({ method: 'POST', template: T_SYS, path: `${P}/auth/${S}/system-messages`, status: 409,
+    name: 'the id of another type and users',
+    body: { type: `${TYPE}/alice`, users: ['bob'], timestamp: 1, message: 'X' }, code: 'Conflict',
+    bodyValid: true });
+  await run({ method: 'POST', template: T_SYS, path: `${P}/auth/${S}/system-messages`, status: 415,
+    name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="type"\r\n\r\nt\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
+    code: 'UnsupportedMediaType' });
 
   // --- ping, about, health
   await run({ method: 'GET', template: T_PING, path: `${P}/ping/hello`, status: 200,
