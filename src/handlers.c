@@ -1,4 +1,4 @@
-/* handlers: the routes of SPEC.md. Every failure becomes a JSON error
+/* handlers: the routes of the contract (docs/api.md). Every failure becomes a JSON error
  * through handlers_fail or http_response_error, in one place per cause. */
 #include "handlers.h"
 

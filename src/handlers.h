@@ -1,4 +1,4 @@
-/* handlers: one function per route, reading like SPEC.md: authenticate,
+/* handlers: one function per route, reading like the contract in docs/api.md: authenticate,
  * check, call the store, answer. */
 #ifndef GANOMEDE_HANDLERS_H
 #define GANOMEDE_HANDLERS_H
