@@ -48,5 +48,3 @@ BEGIN
                                     p_notify_data, NULL, p_lease_ms, NULL);
 END;
 $fn$;
-
-DROP FUNCTION chat_room_is(text, text, text[]);

@@ -9,18 +9,6 @@
 -- back to the caller. Rooms stored before 0006 keep working for their own
 -- members; a request that collides with one of them gets the same 409.
 
--- True when live room P_ID was created with exactly type P_TYPE and users
--- P_USERS (in any order).
-CREATE FUNCTION chat_room_is(p_id text, p_type text, p_users text[]) RETURNS boolean
-LANGUAGE sql STABLE AS $fn$
-    SELECT r.type = p_type
-           AND ARRAY(SELECT u.username FROM room_users u WHERE u.room_id = p_id
-                      ORDER BY u.username COLLATE "C")
-             = ARRAY(SELECT n FROM unnest(p_users) AS n ORDER BY n COLLATE "C")
-      FROM rooms r
-     WHERE r.id = p_id;
-$fn$;
-
 -- Creates room P_ID, or refreshes the expiry of the live room of that id
 -- when it has P_TYPE and P_USERS ('conflict' when it has not). An expired
 -- room still on disk is emptied and started again, as if the expiry job
@@ -33,6 +21,8 @@ RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE
     v_expires timestamptz := now() + make_interval(secs => p_ttl_seconds);
     v_live boolean;
+    v_same_type boolean;
+    v_same_users boolean;
 BEGIN
     IF p_user IS NOT NULL AND chat_is_banned(p_user) THEN
         RETURN 'banned';
@@ -45,13 +35,20 @@ BEGIN
     END IF;
     -- The row exists (maybe inserted by a concurrent create that has now
     -- committed): lock it and decide on its expiry, then on its identity.
-    SELECT expires_at > now() INTO v_live FROM rooms WHERE id = p_id FOR UPDATE;
+    SELECT expires_at > now(), type = p_type INTO v_live, v_same_type
+      FROM rooms WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         -- Deleted by the expiry job between our two statements.
         RETURN chat_create_room(p_id, p_type, p_users, NULL, p_ttl_seconds);
     END IF;
     IF v_live THEN
-        IF NOT chat_room_is(p_id, p_type, p_users) THEN
+        -- The same users: as many, and each stored one among P_USERS (both
+        -- lists are free of repeats: P_USERS by the server's check,
+        -- room_users by its key).
+        SELECT count(*) = cardinality(p_users) AND bool_and(username = ANY (p_users))
+          INTO v_same_users
+          FROM room_users WHERE room_id = p_id;
+        IF NOT (v_same_type AND v_same_users) THEN
             RETURN 'conflict';
         END IF;
         UPDATE rooms SET expires_at = v_expires WHERE id = p_id;
