@@ -661,6 +661,19 @@ char *h_raw_exchange(int port, const char *data, size_t len, int timeout_ms, boo
     return b.p ? b.p : strdup("");
 }
 
+bool h_log_contains(server_t *s, const char *needle)
+{
+    for (int i = 0; i < 40 * h_slow_factor(); i++) {
+        char *log = server_log(s);
+        bool found = strstr(log, needle) != NULL;
+        free(log);
+        if (found)
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
 json_object *h_log_line(server_t *s, const char *req_id, const char *msg)
 {
     char needle[128];

@@ -152,6 +152,8 @@ int h_stalled_upload(int port);
  * reads until the server closes the connection or TIMEOUT_MS pass. Returns
  * what was read (caller frees); *CLOSED: the server closed it. */
 char *h_raw_exchange(int port, const char *data, size_t len, int timeout_ms, bool *closed);
+/* True once S's log holds NEEDLE; waits up to 2 s (times the slow factor). */
+bool h_log_contains(server_t *s, const char *needle);
 /* The log line of S with this req_id and msg ("request"...), parsed
  * (caller puts); waits up to 2 s for it to be written. NULL if none. */
 json_object *h_log_line(server_t *s, const char *req_id, const char *msg);
