@@ -32,8 +32,10 @@ endif
 SRCS     := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
-LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/embedded_files.o
-EMBEDDED := $(sort $(wildcard migrations/*.sql)) $(sort $(wildcard sql/*.sql))
+GEN_OBJS := $(BUILD)/obj/embedded_files.o $(BUILD)/obj/sql_statements.o
+LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(GEN_OBJS)
+EMBEDDED := $(sort $(wildcard migrations/*.sql))
+SQL_FILES := $(sort $(wildcard sql/*.sql))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -43,19 +45,26 @@ ITEST_SRCS := $(wildcard tests/integration/*.c)
 
 all: $(BUILD)/ganomede-chat
 
-$(BUILD)/ganomede-chat: $(OBJS) $(BUILD)/obj/embedded_files.o
+$(BUILD)/ganomede-chat: $(OBJS) $(GEN_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/obj/%.o: src/%.c | $(BUILD)/gen/embedded_files.c
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/gen/embedded_files.c $(BUILD)/gen/sql_statements.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-# SQL (migrations and named queries) is compiled into the binary.
+# SQL is compiled into the binary: the migrations as files, the named
+# queries of sql/ as statement ids with their parameter counts.
 $(BUILD)/gen/embedded_files.c: $(EMBEDDED) scripts/embed.sh
 	@mkdir -p $(@D)
 	sh scripts/embed.sh $@ $(EMBEDDED)
 
-$(BUILD)/obj/embedded_files.o: $(BUILD)/gen/embedded_files.c
+$(BUILD)/gen/sql_statements.h: $(SQL_FILES) scripts/gen-sql.sh
+	@mkdir -p $(@D)
+	sh scripts/gen-sql.sh $@ $(BUILD)/gen/sql_statements.c $(SQL_FILES)
+
+$(BUILD)/gen/sql_statements.c: $(BUILD)/gen/sql_statements.h
+
+$(BUILD)/obj/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

@@ -164,11 +164,6 @@ static bool config_check(const struct config *cfg, char *err, size_t errlen)
     return true;
 }
 
-bool config_is_production(const struct config *cfg)
-{
-    return strcmp(cfg->node_env, "production") == 0;
-}
-
 void config_print_help(FILE *out)
 {
     fprintf(out, "Environment variables (default in brackets):\n");

@@ -58,9 +58,6 @@ bool config_load(struct config *cfg, char *err, size_t errlen);
 /* Prints every variable with its default and meaning. */
 void config_print_help(FILE *out);
 
-/* True when NODE_ENV is "production". */
-bool config_is_production(const struct config *cfg);
-
 /* Parses a whole decimal integer in [MIN, MAX]; no sign games, no trailing
  * bytes, no overflow. Exposed for the unit tests and other parsers. */
 __attribute__((warn_unused_result))

@@ -6,8 +6,8 @@
 #include "db.h"
 
 #include "clock.h"
-#include "embedded.h"
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -28,6 +28,11 @@ struct db_conn {
     PGconn *pg;   /* NULL until first used, or after a failure */
 };
 
+struct db_session {
+    struct db_pool *pool;
+    struct db_conn *conn;
+};
+
 struct db_pool {
     struct db_settings settings;
     pthread_mutex_t lock;
@@ -44,6 +49,10 @@ static struct db_conn *db_acquire(struct db_pool *pool);
 static void db_release(struct db_pool *pool, struct db_conn *c);
 static void db_drop(struct db_conn *c);
 static bool db_ensure_open(struct db_pool *pool, struct db_conn *c);
+static enum db_status db_classify_failure(PGconn *conn, const PGresult *res);
+static long db_deadline_ms(const struct db_pool *pool);
+static enum db_status db_exec_on(struct db_pool *pool, struct db_conn *c, struct db_call call,
+                                 int reconnects, PGresult **res, const char *req_id);
 
 PGconn *db_connect(const struct db_settings *s)
 {
@@ -72,9 +81,8 @@ PGconn *db_connect(const struct db_settings *s)
         return NULL;
     if (PQstatus(pg) != CONNECTION_OK) {
         char msg[256];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(pg));
-        msg[strcspn(msg, "\n")] = '\0';
-        log_warn("cannot connect to PostgreSQL: %s", msg);
+        log_warn("cannot connect to PostgreSQL: %s",
+                 text_first_line(PQerrorMessage(pg), msg, sizeof msg));
         PQfinish(pg);
         return NULL;
     }
@@ -91,25 +99,44 @@ static void db_ignore_notice(void *arg, const char *message)
 
 bool db_prepare_all(PGconn *pg)
 {
-    for (const struct embedded_file *f = EMBEDDED_FILES; f->path; f++) {
-        if (strncmp(f->path, "sql/", 4) != 0)
-            continue;
-        char name[128];
-        snprintf(name, sizeof name, "%s", f->path + 4);
-        name[strcspn(name, ".")] = '\0';
-        PGresult *r = PQprepare(pg, name, f->text, 0, NULL);
+    for (int i = 0; i < SQL_STATEMENT_COUNT; i++) {
+        const struct sql_statement_def *d = &SQL_STATEMENTS[i];
+        PGresult *r = PQprepare(pg, d->name, d->text, 0, NULL);
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         if (!ok) {
             char msg[256];
-            snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-            msg[strcspn(msg, "\n")] = '\0';
-            log_error("cannot prepare query %s: %s", name, msg);
+            log_error("cannot prepare query %s: %s", d->name,
+                      text_first_line(PQresultErrorMessage(r), msg, sizeof msg));
         }
         PQclear(r);
         if (!ok)
             return false;
     }
     return true;
+}
+
+const char *db_statement_name(enum sql_statement id)
+{
+    return (int)id >= 0 && id < SQL_STATEMENT_COUNT ? SQL_STATEMENTS[id].name : "unknown";
+}
+
+bool db_result_shape(const PGresult *res, enum sql_statement id, int ncols, int min_rows,
+                     int max_rows, const char *req_id)
+{
+    int rows = PQntuples(res), cols = PQnfields(res);
+    if (cols == ncols && rows >= min_rows && (max_rows < 0 || rows <= max_rows))
+        return true;
+    char want[48];
+    if (max_rows < 0)
+        snprintf(want, sizeof want, "%d+", min_rows);
+    else if (max_rows == min_rows)
+        snprintf(want, sizeof want, "%d", min_rows);
+    else
+        snprintf(want, sizeof want, "%d to %d", min_rows, max_rows);
+    log_emit(LOG_ERROR, req_id, NULL,
+             "query %s answered %d rows of %d columns, expected %s rows of %d columns",
+             db_statement_name(id), rows, cols, want, ncols);
+    return false;
 }
 
 struct db_pool *db_pool_new(const struct db_settings *s)
@@ -160,11 +187,12 @@ void db_pool_abort(struct db_pool *pool)
         atomic_store(&pool->aborting, true);
 }
 
-PGresult *db_run(PGconn *pg, const char *name, int nparams, const char *const *params,
-                 long deadline_ms, const atomic_bool *abort, bool *gave_up)
+PGresult *db_run(PGconn *pg, struct db_call call, long deadline_ms, const atomic_bool *abort,
+                 bool *gave_up)
 {
     *gave_up = false;
-    if (!PQsendQueryPrepared(pg, name, nparams, params, NULL, NULL, 0))
+    const struct sql_statement_def *d = &SQL_STATEMENTS[call.id];
+    if (!PQsendQueryPrepared(pg, d->name, d->nparams, call.params, NULL, NULL, 0))
         return NULL;
     int64_t deadline = deadline_ms > 0 ? clock_now_ms() + deadline_ms : INT64_MAX;
     PGresult *last = NULL;
@@ -261,7 +289,7 @@ static bool db_ensure_open(struct db_pool *pool, struct db_conn *c)
     return c->pg != NULL;
 }
 
-enum db_status db_classify_failure(PGconn *conn, const PGresult *res)
+static enum db_status db_classify_failure(PGconn *conn, const PGresult *res)
 {
     if (!conn || PQstatus(conn) != CONNECTION_OK)
         return DB_UNAVAILABLE;
@@ -276,9 +304,64 @@ enum db_status db_classify_failure(PGconn *conn, const PGresult *res)
     return DB_ERROR;
 }
 
-enum db_status db_exec(struct db_pool *pool, const char *name, int nparams,
-                       const char *const *params, bool retry_safe, PGresult **res,
-                       const char *req_id)
+/* The client-side deadline of every query of POOL (0: none). */
+static long db_deadline_ms(const struct db_pool *pool)
+{
+    return pool->settings.statement_timeout_ms
+               ? pool->settings.statement_timeout_ms + DB_DEADLINE_MARGIN_MS
+               : 0;
+}
+
+/* CALL on connection C (checked out), reopening it up to RECONNECTS - 1
+ * times when it breaks (0: never reopened, not even when found broken). */
+static enum db_status db_exec_on(struct db_pool *pool, struct db_conn *c, struct db_call call,
+                                 int reconnects, PGresult **res, const char *req_id)
+{
+    const char *name = db_statement_name(call.id);
+    enum db_status status = DB_UNAVAILABLE;
+    int deadlocks = DB_MAX_DEADLOCK_RETRIES;
+    bool may_open = reconnects > 0;
+    for (;;) {
+        if (may_open ? !db_ensure_open(pool, c) : !db_conn_healthy(c))
+            return DB_UNAVAILABLE;
+        bool gave_up = false;
+        long deadline = db_deadline_ms(pool);
+        PGresult *r = db_run(c->pg, call, deadline, &pool->aborting, &gave_up);
+        if (gave_up) {
+            log_emit(LOG_WARN, req_id, NULL,
+                     "query %s: no answer from PostgreSQL within %ld ms%s; connection closed",
+                     name, deadline, atomic_load(&pool->aborting) ? " (shutting down)" : "");
+            db_drop(c);
+            return DB_UNAVAILABLE;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            *res = r;
+            return DB_OK;
+        }
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) &&
+            deadlocks-- > 0) {
+            PQclear(r);
+            continue;
+        }
+        status = db_classify_failure(c->pg, r);
+        char msg[256];
+        log_emit(status == DB_UNAVAILABLE ? LOG_WARN : LOG_ERROR, req_id, NULL,
+                 "query %s failed (SQLSTATE %s): %s", name, state ? state : "none",
+                 text_first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg), msg,
+                                 sizeof msg));
+        PQclear(r);
+        if (PQstatus(c->pg) == CONNECTION_OK)
+            return status;
+        db_drop(c);
+        if (--reconnects <= 0)
+            return status;
+    }
+}
+
+enum db_status db_exec(struct db_pool *pool, struct db_call call, bool retry_safe,
+                       PGresult **res, const char *req_id)
 {
     *res = NULL;
     if (atomic_load(&pool->aborting))
@@ -289,53 +372,45 @@ enum db_status db_exec(struct db_pool *pool, const char *name, int nparams,
                  pool->settings.wait_ms);
         return DB_UNAVAILABLE;
     }
-    enum db_status status = DB_UNAVAILABLE;
-    int reconnects = retry_safe ? 2 : 1;
-    int deadlocks = DB_MAX_DEADLOCK_RETRIES;
-    while (reconnects > 0) {
-        if (!db_ensure_open(pool, c)) {
-            status = DB_UNAVAILABLE;
-            break;
-        }
-        long deadline = pool->settings.statement_timeout_ms
-                            ? pool->settings.statement_timeout_ms + DB_DEADLINE_MARGIN_MS
-                            : 0;
-        bool gave_up = false;
-        PGresult *r = db_run(c->pg, name, nparams, params, deadline, &pool->aborting, &gave_up);
-        if (gave_up) {
-            log_emit(LOG_WARN, req_id, NULL,
-                     "query %s: no answer from PostgreSQL within %ld ms%s; connection closed",
-                     name, deadline, atomic_load(&pool->aborting) ? " (shutting down)" : "");
-            db_drop(c);
-            status = DB_UNAVAILABLE;
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-            *res = r;
-            status = DB_OK;
-            break;
-        }
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) &&
-            deadlocks-- > 0) {
-            PQclear(r);
-            continue;
-        }
-        status = db_classify_failure(c->pg, r);
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
-        msg[strcspn(msg, "\n")] = '\0';
-        log_emit(status == DB_UNAVAILABLE ? LOG_WARN : LOG_ERROR, req_id, NULL,
-                 "query %s failed (SQLSTATE %s): %s", name, state ? state : "none", msg);
-        PQclear(r);
-        if (PQstatus(c->pg) != CONNECTION_OK) {
-            db_drop(c);
-            reconnects--;
-            continue;
-        }
-        break;
-    }
+    enum db_status status = db_exec_on(pool, c, call, retry_safe ? 2 : 1, res, req_id);
     db_release(pool, c);
     return status;
+}
+
+struct db_session *db_session_open(struct db_pool *pool, const char *req_id)
+{
+    struct db_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->pool = pool;
+    s->conn = atomic_load(&pool->aborting) ? NULL : db_acquire(pool);
+    if (!s->conn) {
+        log_emit(LOG_WARN, req_id, NULL, "no free PostgreSQL connection within %ld ms",
+                 pool->settings.wait_ms);
+    } else if (!db_ensure_open(pool, s->conn)) {
+        db_release(pool, s->conn);
+        s->conn = NULL;
+    }
+    if (!s->conn) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+enum db_status db_session_exec(struct db_session *s, struct db_call call, PGresult **res,
+                               const char *req_id)
+{
+    *res = NULL;
+    if (atomic_load(&s->pool->aborting))
+        return DB_UNAVAILABLE;
+    return db_exec_on(s->pool, s->conn, call, 0, res, req_id);
+}
+
+void db_session_close(struct db_session *s)
+{
+    if (!s)
+        return;
+    db_release(s->pool, s->conn);
+    free(s);
 }

@@ -1,4 +1,5 @@
-/* embedded: the SQL files compiled into the binary (see scripts/embed.sh). */
+/* embedded: the migrations compiled into the binary (scripts/embed.sh
+ * generates the table; the named queries of sql/ are sql_statements.h). */
 #ifndef GANOMEDE_EMBEDDED_H
 #define GANOMEDE_EMBEDDED_H
 
@@ -11,8 +12,5 @@ struct embedded_file {
 
 /* Terminated by an entry whose path is NULL; sorted by path within each folder. */
 extern const struct embedded_file EMBEDDED_FILES[];
-
-/* The text of the embedded file at PATH, or NULL. Borrowed, static. */
-const char *embedded_find(const char *path);
 
 #endif

@@ -1,4 +1,5 @@
-/* expiry: the in-process timer and the one-shot run share expiry_run_once. */
+/* expiry: the in-process timer and the one-shot run share expiry_run_once;
+ * the store runs the batches under the lock. */
 #include "expiry.h"
 
 #include "clock.h"
@@ -20,42 +21,19 @@ struct expiry_job {
     bool stopping;
 };
 
-static bool expiry_lock(struct store *st, const char *name, bool *got);
 static void *expiry_main(void *arg);
-
-static bool expiry_lock(struct store *st, const char *name, bool *got)
-{
-    PGresult *res = NULL;
-    if (db_exec(st->pool, name, 0, NULL, false, &res, NULL) != DB_OK)
-        return false;
-    *got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return true;
-}
 
 long expiry_run_once(struct store *st, long batch_size)
 {
-    bool got = false;
-    if (!expiry_lock(st, "expiry_lock", &got))
+    long deleted = 0;
+    bool skipped = false;
+    if (store_expire_rooms(st, batch_size, &deleted, &skipped, NULL) != STORE_OK)
         return -1;
-    if (!got) {
+    if (skipped)
         log_info("expiry job skipped: another server is running it");
-        return 0;
-    }
-    long total = 0, deleted = 0;
-    do {
-        if (store_expire_batch(st, batch_size, &deleted, NULL) != STORE_OK) {
-            total = -1;
-            break;
-        }
-        total += deleted;
-    } while (deleted == batch_size);
-    bool released = false;
-    if (!expiry_lock(st, "expiry_unlock", &released) || !released)
-        log_warn("expiry lock not released cleanly; it ends with the connection");
-    if (total > 0)
-        log_info("expiry job deleted %ld rooms", total);
-    return total;
+    else if (deleted > 0)
+        log_info("expiry job deleted %ld rooms", deleted);
+    return deleted;
 }
 
 static void *expiry_main(void *arg)

@@ -8,8 +8,8 @@
 struct store;
 struct expiry_job;
 
-/* Runs the job once on ST, whose pool must hold exactly one connection (the
- * advisory lock lives on it). Returns the number of rooms deleted, 0 when
+/* Runs the job once on ST (store_expire_rooms: one connection of its pool
+ * holds the lock for the run). Returns the number of rooms deleted, 0 when
  * another server holds the lock, or -1 (logged) on a database failure. */
 long expiry_run_once(struct store *st, long batch_size);
 

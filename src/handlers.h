@@ -1,34 +1,25 @@
-/* handlers: one function per route, reading like the contract in docs/api.md: authenticate,
- * check, call the store, answer. */
+/* handlers: the contract's four routes (docs/api.md), each reading like
+ * its section there: who is calling, the checks in the original's order,
+ * one call to the store, the answer. */
 #ifndef GANOMEDE_HANDLERS_H
 #define GANOMEDE_HANDLERS_H
 
-#include "config.h"
-#include "http.h"
-#include "room.h"
-#include "store.h"
+#include "app.h"
 
-struct statsd;
-struct token_cache;
+/* POST .../auth/:authToken/rooms */
+void handlers_create_room(struct app *app, const struct http_request *req,
+                          const struct route_match *m, struct http_response *resp);
 
-struct handlers_app {
-    const struct config *cfg;   /* borrowed */
-    struct store *store;        /* borrowed */
-    struct statsd *statsd;      /* borrowed; NULL: statsd off */
-    struct token_cache *tokens; /* borrowed; NULL: no token cache */
-    struct room_limits limits;
-    char start_date[40];        /* ISO-8601, for /about */
-    char hostname[256];
-};
+/* GET .../auth/:authToken/rooms/:roomId */
+void handlers_get_room(struct app *app, const struct http_request *req,
+                       const struct route_match *m, struct http_response *resp);
 
-/* Fills APP's start date and hostname. */
-void handlers_app_init(struct handlers_app *app, const struct config *cfg, struct store *store);
+/* POST .../auth/:authToken/rooms/:roomId/messages */
+void handlers_post_message(struct app *app, const struct http_request *req,
+                           const struct route_match *m, struct http_response *resp);
 
-/* The http_handler: routes REQ and fills RESP. APP is a handlers_app. */
-void handlers_dispatch(void *app, const struct http_request *req, struct http_response *resp);
-
-/* The http_observer: counts the request in the metrics and in statsd. */
-void handlers_observe(void *app, int route_id, unsigned status, const char *method,
-                      const char *path, double seconds);
+/* POST .../auth/:apiSecret/system-messages */
+void handlers_system_message(struct app *app, const struct http_request *req,
+                             const struct route_match *m, struct http_response *resp);
 
 #endif

@@ -15,7 +15,7 @@
 
 #include "buf.h"
 #include "framing.h"
-#include "guard.h"
+#include "watchdog.h"
 #include "gzip.h"
 #include "log.h"
 
@@ -46,7 +46,7 @@ _Static_assert(HTTP_CONNECTION_MEMORY_BYTES > FRAMING_MAX_HEAD_BYTES + 4096,
 struct http_server {
     atomic_int busy;   /* requests begun and not yet completed (answer sent) */
     struct MHD_Daemon *daemon;
-    struct guard *guard;
+    struct watchdog *watchdog;
     bool drained;      /* quiesced by http_drain */
     MHD_socket listener; /* returned by MHD_quiesce_daemon */
     http_handler handler;
@@ -105,7 +105,7 @@ static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri);
 static void http_mhd_log(void *cls, const char *fmt, va_list ap);
 static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                             enum MHD_ConnectionNotificationCode toe);
-static struct guard_conn *http_guard_of(struct MHD_Connection *conn);
+static struct watchdog_conn *http_watchdog_of(struct MHD_Connection *conn);
 static void http_log_request(struct MHD_Connection *conn, const struct http_ctx *ctx,
                              enum MHD_RequestTerminationCode toe, double ms);
 
@@ -186,7 +186,7 @@ static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
     return end && end != cl && n > max;
 }
 
-/* Every connection is under the guard from its start to its close. */
+/* Every connection is under the watchdog from its start to its close. */
 static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                             enum MHD_ConnectionNotificationCode toe)
 {
@@ -194,14 +194,14 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *socket_context = ci ? guard_open(srv->guard, ci->connect_fd) : NULL;
+        *socket_context = ci ? watchdog_open(srv->watchdog, ci->connect_fd) : NULL;
     } else {
-        guard_close(srv->guard, *socket_context);
+        watchdog_close(srv->watchdog, *socket_context);
         *socket_context = NULL;
     }
 }
 
-static struct guard_conn *http_guard_of(struct MHD_Connection *conn)
+static struct watchdog_conn *http_watchdog_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -469,10 +469,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         .req_id = ctx->req_id,
     };
     struct http_response resp = { .status = 500 };
-    struct guard_conn *gc = http_guard_of(conn);
-    guard_set_busy(srv->guard, gc, true);
+    struct watchdog_conn *gc = http_watchdog_of(conn);
+    watchdog_set_busy(srv->watchdog, gc, true);
     srv->handler(srv->app, &req, &resp);
-    guard_set_busy(srv->guard, gc, false);
+    watchdog_set_busy(srv->watchdog, gc, false);
     return http_send(conn, ctx, &resp);
 }
 
@@ -526,7 +526,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     if (!ctx)
         return;
     atomic_fetch_sub(&ctx->server->busy, 1);
-    guard_rearm(srv->guard, http_guard_of(conn));
+    watchdog_rearm(srv->watchdog, http_watchdog_of(conn));
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double ms = (double)(now.tv_sec - ctx->started.tv_sec) * 1e3 +
@@ -564,8 +564,8 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
     srv->handler = handler;
     srv->app = app;
     srv->settings = *s;
-    srv->guard = guard_start(s->request_deadline_ms);
-    if (!srv->guard) {
+    srv->watchdog = watchdog_start(s->request_deadline_ms);
+    if (!srv->watchdog) {
         free(srv);
         return NULL;
     }
@@ -591,7 +591,7 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
         MHD_OPTION_END);
     if (!srv->daemon) {
         log_error("libmicrohttpd could not start");
-        guard_stop(srv->guard);
+        watchdog_stop(srv->watchdog);
         free(srv);
         return NULL;
     }
@@ -633,6 +633,6 @@ void http_stop(struct http_server *srv)
     MHD_stop_daemon(srv->daemon);
     if (srv->listener != MHD_INVALID_SOCKET)
         close(srv->listener);
-    guard_stop(srv->guard);
+    watchdog_stop(srv->watchdog);
     free(srv);
 }

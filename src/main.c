@@ -1,17 +1,18 @@
 /* main: the ganomede-chat command line: serve (default), migrate, expire,
  * --help, --version. */
+#include "app.h"
 #include "config.h"
 #include "db.h"
 #include "expiry.h"
-#include "handlers.h"
 #include "http.h"
 #include "listener.h"
 #include "log.h"
 #include "migrate.h"
+#include "ops.h"
 #include "outbox.h"
 #include "statsd.h"
 #include "store.h"
-#include "tokens.h"
+#include "token_cache.h"
 #include "version.h"
 
 #include <curl/curl.h>
@@ -174,7 +175,7 @@ static int main_serve(const struct config *cfg)
     struct outbox *ob = NULL;
     struct statsd *sd = NULL;
     struct token_cache *tokens = NULL;
-    struct handlers_app app;
+    struct app app;
     struct expiry_job *job = NULL;
     struct http_server *srv = NULL;
     int rc = 1;
@@ -187,12 +188,12 @@ static int main_serve(const struct config *cfg)
      * for up to a second in the benchmark). */
     if (reachable)
         log_info("%zu of %zu PostgreSQL connections opened", db_pool_open_all(pool), pool_size);
-    handlers_app_init(&app, cfg, &st);
-    app.tokens = tokens = tokens_new((size_t)cfg->token_cache_size);
-    app.statsd = sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
-                                  cfg->statsd_sample_percent);
+    tokens = token_cache_new((size_t)cfg->token_cache_size);
+    sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
+                     cfg->statsd_sample_percent);
+    app_init(&app, cfg, &st, tokens, sd);
     struct http_settings hs = {
-        .observe = handlers_observe,
+        .observe = ops_observe,
         .listen_fd = listen_fd,
         .listen_ipv6 = ipv6,
         .threads = (unsigned)cfg->http_threads,
@@ -216,7 +217,7 @@ static int main_serve(const struct config *cfg)
     } else {
         log_info("NOTIFICATIONS_PORT_8080_TCP_ADDR is not set: no notifications are queued");
     }
-    srv = http_start(&hs, handlers_dispatch, &app);
+    srv = http_start(&hs, app_dispatch, &app);
     if (!srv)
         goto out;
     if (expiry_pool) {
@@ -246,7 +247,7 @@ out:
     db_pool_free(expiry_pool);
     db_pool_free(pool);
     statsd_close(sd);
-    tokens_free(tokens);
+    token_cache_free(tokens);
     return rc;
 }
 

@@ -55,22 +55,26 @@ static bool message_read_timestamp(struct json_object *v, struct message_spec *o
     return true;
 }
 
-const char *message_spec_parse(struct json_object *body, const char *forced_type,
-                               long max_message_bytes, struct message_spec *out)
+bool message_spec_parse(struct json_object *body, const char *forced_type,
+                        long max_message_bytes, struct message_spec *out, char *err,
+                        size_t errlen)
 {
+    const char *bad = NULL;
+    struct json_object *ts = NULL;
     memset(out, 0, sizeof *out);
     if (!body || !json_object_is_type(body, json_type_object))
-        return "bad payload";
-    struct json_object *ts = NULL;
-    if (!json_object_object_get_ex(body, "timestamp", &ts) || !message_read_timestamp(ts, out))
-        return "bad timestamp";
-    out->type = forced_type ? forced_type : body_get_string(body, "type");
-    if (!out->type)
-        return "bad type";
-    out->message = body_get_string(body, "message");
-    if (!out->message || strlen(out->message) > (size_t)max_message_bytes)
-        return "bad message";
-    return NULL;
+        bad = "bad payload";
+    else if (!json_object_object_get_ex(body, "timestamp", &ts) ||
+             !message_read_timestamp(ts, out))
+        bad = "bad timestamp";
+    else if (!(out->type = forced_type ? forced_type : body_get_string(body, "type")))
+        bad = "bad type";
+    else if (!(out->message = body_get_string(body, "message")) ||
+             strlen(out->message) > (size_t)max_message_bytes)
+        bad = "bad message";
+    if (bad)
+        snprintf(err, errlen, "%s", bad);
+    return bad == NULL;
 }
 
 struct json_object *message_timestamp_json(const char *ts, bool ts_is_string)

@@ -4,6 +4,7 @@
 #define GANOMEDE_MESSAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct json_object;
 
@@ -20,11 +21,14 @@ struct message_spec {
 
 /* Validates BODY. FORCED_TYPE (may be NULL) replaces the body's type, as
  * system messages are always of type "event". A message longer than
- * MAX_MESSAGE_BYTES is a "bad message". Returns NULL when valid, else
- * the 400 message: "bad payload", "bad timestamp", "bad type" or
- * "bad message". OUT borrows from BODY. */
-const char *message_spec_parse(struct json_object *body, const char *forced_type,
-                               long max_message_bytes, struct message_spec *out);
+ * MAX_MESSAGE_BYTES is a "bad message". Returns false with the reason in
+ * ERR (the 400 message: "bad payload", "bad timestamp", "bad type" or
+ * "bad message") when invalid, as room_spec_parse does. OUT borrows from
+ * BODY. */
+__attribute__((warn_unused_result))
+bool message_spec_parse(struct json_object *body, const char *forced_type,
+                        long max_message_bytes, struct message_spec *out, char *err,
+                        size_t errlen);
 
 /* True when S is a decimal number in JSON syntax (what a string timestamp
  * must hold), e.g. "1429084016939" or "-1.5e3". */

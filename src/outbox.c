@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "text.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -51,6 +52,9 @@
  * meanwhile only means those few are sent again (at least once). */
 #define OUTBOX_FLUSH_MS 20
 #define OUTBOX_FLUSH_BYTES 65536
+
+/* Columns of outbox_claim.sql. */
+enum outbox_claim_column { OC_ID, OC_TO_USER, OC_TYPE, OC_DATA, OC_PUSH, OC_ATTEMPTS, OC_COLUMNS };
 
 /* A notification of this server's own post, leased to it until LEASE_END_MS
  * (monotonic). */
@@ -97,7 +101,8 @@ struct outbox {
 
 static bool outbox_connect(struct outbox *ob);
 static void outbox_disconnect(struct outbox *ob);
-static PGresult *outbox_query(struct outbox *ob, const char *name, int n, const char *const *params);
+static PGresult *outbox_query(struct outbox *ob, struct db_call call);
+static long outbox_backoff_ms(long attempts, long base_ms, long max_ms);
 static bool outbox_drain_notifies(struct outbox *ob);
 static char *outbox_body(struct outbox *ob, const char *to, const char *type, const char *data,
                          const char *push);
@@ -115,7 +120,9 @@ static void outbox_release(struct outbox *ob, struct delivery *d);
 static size_t outbox_discard(char *data, size_t size, size_t n, void *ud);
 static void *outbox_main(void *arg);
 
-long outbox_backoff_ms(long attempts, long base_ms, long max_ms)
+/* The delay before attempt ATTEMPTS + 1, after ATTEMPTS failed ones:
+ * base * 2^(attempts-1), capped; without jitter (the caller adds it). */
+static long outbox_backoff_ms(long attempts, long base_ms, long max_ms)
 {
     long delay = base_ms;
     for (long i = 1; i < attempts && delay < max_ms; i++)
@@ -151,20 +158,18 @@ static void outbox_disconnect(struct outbox *ob)
 }
 
 /* Runs a prepared query; NULL (connection dropped, logged) on failure. */
-static PGresult *outbox_query(struct outbox *ob, const char *name, int n, const char *const *params)
+static PGresult *outbox_query(struct outbox *ob, struct db_call call)
 {
     if (!ob->pg)
         return NULL;
     bool gave_up = false;
-    PGresult *r = db_run(ob->pg, name, n, params, OUTBOX_QUERY_DEADLINE_MS, &ob->stopping,
-                         &gave_up);
+    PGresult *r = db_run(ob->pg, call, OUTBOX_QUERY_DEADLINE_MS, &ob->stopping, &gave_up);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;
     char msg[256];
-    snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-    msg[strcspn(msg, "\n")] = '\0';
-    log_warn("outbox: query %s failed: %s", name, msg);
+    log_warn("outbox: query %s failed: %s", db_statement_name(call.id),
+             text_first_line(PQresultErrorMessage(r), msg, sizeof msg));
     PQclear(r);
     outbox_disconnect(ob);
     return NULL;
@@ -264,14 +269,14 @@ static void outbox_start_delivery(struct outbox *ob, const char *id, long attemp
     metrics_set_outbox_in_flight(ob->in_flight);
 }
 
-/* Row ROW of outbox_claim's answer: id, to_user, type, data, push, attempts. */
+/* Row ROW of outbox_claim's answer. */
 static void outbox_start_claimed(struct outbox *ob, PGresult *res, int row)
 {
-    char *body = outbox_body(ob, PQgetvalue(res, row, 1), PQgetvalue(res, row, 2),
-                             PQgetvalue(res, row, 3),
-                             PQgetisnull(res, row, 4) ? NULL : PQgetvalue(res, row, 4));
-    outbox_start_delivery(ob, PQgetvalue(res, row, 0), strtol(PQgetvalue(res, row, 5), NULL, 10),
-                          body);
+    char *body = outbox_body(ob, PQgetvalue(res, row, OC_TO_USER), PQgetvalue(res, row, OC_TYPE),
+                             PQgetvalue(res, row, OC_DATA),
+                             PQgetisnull(res, row, OC_PUSH) ? NULL : PQgetvalue(res, row, OC_PUSH));
+    outbox_start_delivery(ob, PQgetvalue(res, row, OC_ID),
+                          strtol(PQgetvalue(res, row, OC_ATTEMPTS), NULL, 10), body);
 }
 
 static bool outbox_handovers_waiting(struct outbox *ob)
@@ -325,13 +330,12 @@ static void outbox_claim(struct outbox *ob)
     char limit[24], lease[24];
     snprintf(limit, sizeof limit, "%ld", want);
     snprintf(lease, sizeof lease, "%ld", ob->s.timeout_ms + OUTBOX_LEASE_MARGIN_MS);
-    const char *params[] = { limit, lease };
     ob->last_claim_ms = clock_now_ms();
-    PGresult *res = outbox_query(ob, "outbox_claim", 2, params);
+    PGresult *res = outbox_query(ob, DB_CALL(SQL_OUTBOX_CLAIM, limit, lease));
     if (!res)
         return;
-    int n = PQntuples(res);
-    for (int i = 0; i < n && PQnfields(res) == 6; i++)
+    int n = db_result_shape(res, SQL_OUTBOX_CLAIM, OC_COLUMNS, 0, -1, NULL) ? PQntuples(res) : 0;
+    for (int i = 0; i < n; i++)
         outbox_start_claimed(ob, res, i);
     PQclear(res);
     ob->more_due = n == want;
@@ -342,11 +346,11 @@ static void outbox_claim(struct outbox *ob)
 /* Sets when the next row falls due (a retry, or a lease that expires). */
 static void outbox_refresh_due(struct outbox *ob)
 {
-    PGresult *res = outbox_query(ob, "outbox_next_due", 0, NULL);
+    PGresult *res = outbox_query(ob, DB_CALL0(SQL_OUTBOX_NEXT_DUE));
     ob->due_at_ms = -1;
     if (!res)
         return;
-    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+    if (db_result_shape(res, SQL_OUTBOX_NEXT_DUE, 1, 1, 1, NULL) && !PQgetisnull(res, 0, 0)) {
         long long in_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         ob->due_at_ms = clock_now_ms() + (in_ms > 0 ? in_ms : 0);
     }
@@ -385,9 +389,8 @@ static void outbox_finish(struct outbox *ob, CURL *easy, CURLcode code)
             delay = ob->s.backoff_max_ms;
         char delay_text[24];
         snprintf(delay_text, sizeof delay_text, "%ld", delay);
-        const char *params[] = { d->id, delay_text, error, give_up ? "t" : "f" };
-        PGresult *res = outbox_query(ob, "outbox_retry", 4, params);
-        PQclear(res);
+        PQclear(outbox_query(ob, DB_CALL(SQL_OUTBOX_RETRY, d->id, delay_text, error,
+                                         give_up ? "t" : "f")));
         if (give_up)
             metrics_count_given_up();
         else
@@ -412,8 +415,7 @@ static void outbox_flush_delivered(struct outbox *ob, bool now)
         clock_now_ms() - ob->delivered_since_ms < OUTBOX_FLUSH_MS)
         return;
     if (buf_append(&ob->delivered, "}", 1)) {
-        const char *params[] = { ob->delivered.data };
-        PQclear(outbox_query(ob, "outbox_delivered", 1, params));
+        PQclear(outbox_query(ob, DB_CALL(SQL_OUTBOX_DELIVERED, ob->delivered.data)));
     }
     buf_free(&ob->delivered);
     ob->delivered_since_ms = -1;

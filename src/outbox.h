@@ -40,8 +40,4 @@ long outbox_lease_ms(const struct outbox_settings *s);
 void outbox_hand_over(void *obv, const char *id, const char *to_user, const char *type,
                       const char *data, const char *push);
 
-/* The delay before attempt ATTEMPTS + 1, after ATTEMPTS failed ones:
- * base * 2^(attempts-1), capped; without jitter (the caller adds it). */
-long outbox_backoff_ms(long attempts, long base_ms, long max_ms);
-
 #endif

@@ -1,4 +1,5 @@
-/* router: segment-wise matching of the raw path. */
+/* router: the route table, and segment-wise matching of the raw path
+ * against it. */
 #include "router.h"
 
 #include "text.h"
@@ -9,15 +10,36 @@
 
 #define ROUTER_MAX_SEGMENTS 16
 
+/* Every route, one row each. The order does not matter: no two rows match
+ * the same path. */
+static const struct route_def ROUTER_TABLE[] = {
+    { ROUTE_ABOUT, "about", "/about", ROUTER_GET },
+    { ROUTE_ABOUT, "about", "about", ROUTER_GET },
+    { ROUTE_METRICS, "metrics", "metrics", ROUTER_GET },
+    { ROUTE_HEALTH, "health", "health", ROUTER_GET | ROUTER_HEAD },
+    { ROUTE_PING, "ping", "ping/:token", ROUTER_GET | ROUTER_HEAD },
+    { ROUTE_CREATE_ROOM, "create_room", "auth/:authToken/rooms", ROUTER_POST },
+    { ROUTE_SYSTEM_MESSAGE, "system_message", "auth/:authToken/system-messages", ROUTER_POST },
+    { ROUTE_GET_ROOM, "get_room", "auth/:authToken/rooms/:roomId", ROUTER_GET },
+    { ROUTE_POST_MESSAGE, "post_message", "auth/:authToken/rooms/:roomId/messages",
+      ROUTER_POST },
+};
+#define ROUTER_ROWS ((int)(sizeof ROUTER_TABLE / sizeof ROUTER_TABLE[0]))
+
 struct segment {
     const char *start;
     size_t len;
 };
 
 static size_t router_split(const char *path, struct segment *segs, size_t max, bool *too_many);
-static bool router_seg_is(const struct segment *s, const char *word);
+static bool router_seg_is(const struct segment *s, const char *word, size_t len);
 static bool router_take_param(const struct segment *s, char **out, bool *present);
-static bool router_method_allowed(enum route r, const char *method);
+static unsigned router_method_bit(const char *method);
+static bool router_fits(const struct route_def *def, const struct segment *segs, size_t n,
+                        const struct segment *pre, size_t np, const struct segment **tail,
+                        struct segment *pat);
+static bool router_take_params(const struct segment *pat, const struct segment *tail, size_t k,
+                               struct route_match *out);
 
 static size_t router_split(const char *path, struct segment *segs, size_t max, bool *too_many)
 {
@@ -45,9 +67,9 @@ static size_t router_split(const char *path, struct segment *segs, size_t max, b
     return n;
 }
 
-static bool router_seg_is(const struct segment *s, const char *word)
+static bool router_seg_is(const struct segment *s, const char *word, size_t len)
 {
-    return strlen(word) == s->len && memcmp(s->start, word, s->len) == 0;
+    return s->len == len && memcmp(s->start, word, len) == 0;
 }
 
 static bool router_take_param(const struct segment *s, char **out, bool *present)
@@ -65,76 +87,84 @@ static bool router_take_param(const struct segment *s, char **out, bool *present
     return true;
 }
 
-static bool router_method_allowed(enum route r, const char *method)
+static unsigned router_method_bit(const char *method)
 {
-    switch (r) {
-    case ROUTE_ABOUT:
-    case ROUTE_GET_ROOM:
-    case ROUTE_METRICS:
-        return strcmp(method, "GET") == 0;
-    case ROUTE_HEALTH:
-        return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    case ROUTE_PING:
-        return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    case ROUTE_CREATE_ROOM:
-    case ROUTE_POST_MESSAGE:
-    case ROUTE_SYSTEM_MESSAGE:
-        return strcmp(method, "POST") == 0;
-    case ROUTE_NONE:
-        break;
+    if (strcmp(method, "GET") == 0)
+        return ROUTER_GET;
+    if (strcmp(method, "HEAD") == 0)
+        return ROUTER_HEAD;
+    if (strcmp(method, "POST") == 0)
+        return ROUTER_POST;
+    return 0;
+}
+
+/* True when the path's segments SEGS (N of them) have DEF's shape: the
+ * prefix PRE (NP segments) unless the pattern starts at the root, then as
+ * many segments as the pattern, its literal ones equal. *TAIL is then the
+ * first segment after the prefix, and PAT the pattern's segments. */
+static bool router_fits(const struct route_def *def, const struct segment *segs, size_t n,
+                        const struct segment *pre, size_t np, const struct segment **tail,
+                        struct segment *pat)
+{
+    bool from_root = def->pattern[0] == '/';
+    bool too_many;
+    size_t k = router_split(def->pattern, pat, ROUTER_MAX_SEGMENTS, &too_many);
+    size_t skip = from_root ? 0 : np;
+    if (n != skip + k)
+        return false;
+    for (size_t i = 0; i < skip; i++)
+        if (!router_seg_is(&segs[i], pre[i].start, pre[i].len))
+            return false;
+    *tail = segs + skip;
+    for (size_t i = 0; i < k; i++)
+        if (pat[i].start[0] != ':' && !router_seg_is(&(*tail)[i], pat[i].start, pat[i].len))
+            return false;
+    return true;
+}
+
+/* Decodes the parameters of a matched path into OUT; false when out of
+ * memory (OUT then freed). */
+static bool router_take_params(const struct segment *pat, const struct segment *tail, size_t k,
+                               struct route_match *out)
+{
+    for (size_t i = 0; i < k; i++) {
+        bool ok = true;
+        if (router_seg_is(&pat[i], ":authToken", 10) || router_seg_is(&pat[i], ":token", 6))
+            ok = router_take_param(&tail[i], &out->token, &out->token_present);
+        else if (router_seg_is(&pat[i], ":roomId", 7))
+            ok = router_take_param(&tail[i], &out->room_id, &out->room_present);
+        if (!ok) {
+            router_match_free(out);
+            return false;
+        }
     }
-    return false;
+    return true;
 }
 
 bool router_match(const char *method, const char *path, const char *prefix,
                   struct route_match *out)
 {
-    struct segment segs[ROUTER_MAX_SEGMENTS], pre[ROUTER_MAX_SEGMENTS];
+    struct segment segs[ROUTER_MAX_SEGMENTS], pre[ROUTER_MAX_SEGMENTS], pat[ROUTER_MAX_SEGMENTS];
     bool too_many, pre_too_many;
     memset(out, 0, sizeof *out);
+    out->row = -1;
     size_t n = router_split(path, segs, ROUTER_MAX_SEGMENTS, &too_many);
     size_t np = router_split(prefix, pre, ROUTER_MAX_SEGMENTS, &pre_too_many);
     if (too_many || pre_too_many)
         return true;
-
-    if (n == 1 && router_seg_is(&segs[0], "about")) {
-        out->route = ROUTE_ABOUT;
-    } else if (n > np) {
-        for (size_t i = 0; i < np; i++)
-            if (segs[i].len != pre[i].len || memcmp(segs[i].start, pre[i].start, pre[i].len) != 0)
-                return true;
-        const struct segment *s = segs + np;
-        size_t k = n - np;
-        if (k == 1 && router_seg_is(&s[0], "about")) {
-            out->route = ROUTE_ABOUT;
-        } else if (k == 1 && router_seg_is(&s[0], "metrics")) {
-            out->route = ROUTE_METRICS;
-        } else if (k == 1 && router_seg_is(&s[0], "health")) {
-            out->route = ROUTE_HEALTH;
-        } else if (k == 2 && router_seg_is(&s[0], "ping")) {
-            out->route = ROUTE_PING;
-        } else if (k >= 3 && router_seg_is(&s[0], "auth")) {
-            if (k == 3 && router_seg_is(&s[2], "rooms"))
-                out->route = ROUTE_CREATE_ROOM;
-            else if (k == 3 && router_seg_is(&s[2], "system-messages"))
-                out->route = ROUTE_SYSTEM_MESSAGE;
-            else if (k == 4 && router_seg_is(&s[2], "rooms"))
-                out->route = ROUTE_GET_ROOM;
-            else if (k == 5 && router_seg_is(&s[2], "rooms") && router_seg_is(&s[4], "messages"))
-                out->route = ROUTE_POST_MESSAGE;
-        }
-        bool has_token = out->route == ROUTE_PING || out->route == ROUTE_CREATE_ROOM ||
-                         out->route == ROUTE_GET_ROOM || out->route == ROUTE_POST_MESSAGE ||
-                         out->route == ROUTE_SYSTEM_MESSAGE;
-        if (has_token && !router_take_param(&s[1], &out->token, &out->token_present))
+    for (int row = 0; row < ROUTER_ROWS; row++) {
+        const struct route_def *def = &ROUTER_TABLE[row];
+        const struct segment *tail = NULL;
+        if (!router_fits(def, segs, n, pre, np, &tail, pat))
+            continue;
+        bool root = def->pattern[0] == '/';
+        if (!router_take_params(pat, tail, n - (root ? 0 : np), out))
             return false;
-        if ((out->route == ROUTE_GET_ROOM || out->route == ROUTE_POST_MESSAGE) &&
-            !router_take_param(&s[3], &out->room_id, &out->room_present)) {
-            router_match_free(out);
-            return false;
-        }
+        out->row = row;
+        out->route = def->route;
+        out->method_allowed = (def->methods & router_method_bit(method)) != 0;
+        break;
     }
-    out->method_allowed = router_method_allowed(out->route, method);
     return true;
 }
 
@@ -146,44 +176,36 @@ void router_match_free(struct route_match *m)
     m->room_id = NULL;
 }
 
+const struct route_def *router_row(int row)
+{
+    return row >= 0 && row < ROUTER_ROWS ? &ROUTER_TABLE[row] : NULL;
+}
+
 const char *router_route_name(enum route r)
 {
-    switch (r) {
-    case ROUTE_ABOUT: return "about";
-    case ROUTE_PING: return "ping";
-    case ROUTE_CREATE_ROOM: return "create_room";
-    case ROUTE_GET_ROOM: return "get_room";
-    case ROUTE_POST_MESSAGE: return "post_message";
-    case ROUTE_SYSTEM_MESSAGE: return "system_message";
-    case ROUTE_METRICS: return "metrics";
-    case ROUTE_HEALTH: return "health";
-    case ROUTE_NONE: break;
-    }
+    for (int row = 0; row < ROUTER_ROWS; row++)
+        if (ROUTER_TABLE[row].route == r)
+            return ROUTER_TABLE[row].name;
     return "not_found";
 }
 
-void router_restify_name(enum route r, const char *method, const char *prefix, char *out,
+void router_restify_name(int row, const char *method, const char *prefix, char *out,
                          size_t outlen)
 {
-    const char *pattern = NULL;
-    switch (r) {
-    case ROUTE_ABOUT: pattern = "about"; break;
-    case ROUTE_PING: pattern = "ping/:token"; break;
-    case ROUTE_CREATE_ROOM: pattern = "auth/:authToken/rooms"; break;
-    case ROUTE_GET_ROOM: pattern = "auth/:authToken/rooms/:roomId"; break;
-    case ROUTE_POST_MESSAGE: pattern = "auth/:authToken/rooms/:roomId/messages"; break;
-    case ROUTE_SYSTEM_MESSAGE: pattern = "auth/:authToken/system-messages"; break;
-    case ROUTE_METRICS: pattern = "metrics"; break;
-    case ROUTE_HEALTH: pattern = "health"; break;
-    case ROUTE_NONE: break;
-    }
-    if (!pattern || outlen == 0) {
+    const struct route_def *def = router_row(row);
+    if (outlen == 0)
+        return;
+    if (!def) {
         snprintf(out, outlen, "%s", "invalid_route");
         return;
     }
-    /* restify: lower-case method and path, every non-word character dropped. */
+    /* restify: lower-case method and path, every non-word character
+     * dropped; a root pattern has no prefix. */
     char full[256];
-    snprintf(full, sizeof full, "%s%s/%s", method, prefix, pattern);
+    if (def->pattern[0] == '/')
+        snprintf(full, sizeof full, "%s%s", method, def->pattern);
+    else
+        snprintf(full, sizeof full, "%s%s/%s", method, prefix, def->pattern);
     size_t o = 0;
     for (const char *p = full; *p && o + 1 < outlen; p++) {
         char c = *p;

@@ -2,8 +2,11 @@
  * it inside PostgreSQL measured 2.5 times slower). */
 #include "store.h"
 
+#include "db.h"
 #include "digest.h"
+#include "log.h"
 #include "message.h"
+#include "migrate.h"
 #include "room.h"
 
 #include <json-c/json.h>
@@ -12,9 +15,8 @@
 #include <string.h>
 
 static enum store_result store_from_db(enum db_status s);
-static enum store_result store_value(struct store *st, const char *name, int nparams,
-                                     const char *const *params, bool retry_safe, char *out,
-                                     size_t outlen, const char *req_id);
+static enum store_result store_value(struct store *st, struct db_call call, bool retry_safe,
+                                     char *out, size_t outlen, const char *req_id);
 static enum store_result store_from_status(const char *status);
 static void store_add(struct json_object *o, const char *key, struct json_object *value);
 static struct json_object *store_text(PGresult *res, int row, int col);
@@ -24,25 +26,25 @@ static struct json_object *store_room_json(const char *id, PGresult *res);
 static char *store_json_text(struct json_object *o);
 static char *store_notification_data(const char *room_id, const char *sender,
                                      const struct message_spec *msg);
-static enum store_result store_posted(struct store *st, enum db_status s, PGresult *res);
+static enum store_result store_posted(struct store *st, enum sql_statement id,
+                                      enum db_status s, PGresult *res, const char *req_id);
 
 static enum store_result store_from_db(enum db_status s)
 {
     return s == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_ERROR;
 }
 
-/* Runs NAME, whose answer is one row of one column, and copies that value
+/* Runs CALL, whose answer is one row of one column, and copies that value
  * into OUT (statuses, counts, versions: short). */
-static enum store_result store_value(struct store *st, const char *name, int nparams,
-                                     const char *const *params, bool retry_safe, char *out,
-                                     size_t outlen, const char *req_id)
+static enum store_result store_value(struct store *st, struct db_call call, bool retry_safe,
+                                     char *out, size_t outlen, const char *req_id)
 {
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, name, nparams, params, retry_safe, &res, req_id);
+    enum db_status s = db_exec(st->pool, call, retry_safe, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
     enum store_result r = STORE_ERROR;
-    if (PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0)) {
+    if (db_result_shape(res, call.id, 1, 1, 1, req_id) && !PQgetisnull(res, 0, 0)) {
         snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
         r = STORE_OK;
     }
@@ -75,12 +77,15 @@ enum store_result store_lookup_token(struct store *st, const char *token, char *
     if (!digest_token_param(token, digest))
         return STORE_ERROR;
     PGresult *res = NULL;
-    const char *params[] = { digest };
-    enum db_status s = db_exec(st->pool, "auth_lookup", 1, params, true, &res, req_id);
+    enum db_status s = db_exec(st->pool, DB_CALL(SQL_AUTH_LOOKUP, digest), true, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
-    enum store_result out = STORE_NOT_FOUND;
-    if (PQntuples(res) == 1 && PQnfields(res) == 1) {
+    enum store_result out = STORE_ERROR;
+    if (!db_result_shape(res, SQL_AUTH_LOOKUP, 1, 0, 1, req_id)) {
+        out = STORE_ERROR;
+    } else if (PQntuples(res) == 0) {
+        out = STORE_NOT_FOUND;
+    } else {
         *username = strdup(PQgetvalue(res, 0, 0));
         out = *username ? STORE_OK : STORE_ERROR;
     }
@@ -90,10 +95,9 @@ enum store_result store_lookup_token(struct store *st, const char *token, char *
 
 enum store_result store_is_banned(struct store *st, const char *username, const char *req_id)
 {
-    const char *params[] = { username };
     char banned[8];
-    enum store_result r = store_value(st, "is_banned", 1, params, true, banned, sizeof banned,
-                                      req_id);
+    enum store_result r = store_value(st, DB_CALL(SQL_IS_BANNED, username), true, banned,
+                                      sizeof banned, req_id);
     if (r != STORE_OK)
         return r;
     return banned[0] == 't' ? STORE_BANNED : STORE_OK;
@@ -174,15 +178,16 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
     snprintf(limit, sizeof limit, "%ld", st->max_messages);
     if (token && !digest_token_param(token, digest))
         return STORE_ERROR;
-    const char *params[] = { room_id, limit, token ? digest : NULL };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "get_room", 3, params, true, &res, req_id);
+    enum db_status s = db_exec(st->pool,
+                               DB_CALL(SQL_GET_ROOM, room_id, limit, token ? digest : NULL),
+                               true, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
     enum store_result out = STORE_ERROR;
     /* The header row has no message columns; a room has a type. */
-    if (PQntuples(res) < 1 || PQnfields(res) != GR_COLUMNS || !PQgetisnull(res, 0, GR_JSON) ||
-        !PQgetisnull(res, 0, GR_TS))
+    if (!db_result_shape(res, SQL_GET_ROOM, GR_COLUMNS, 1, -1, req_id) ||
+        !PQgetisnull(res, 0, GR_JSON) || !PQgetisnull(res, 0, GR_TS))
         out = STORE_ERROR;
     else if (token && PQgetisnull(res, 0, GR_CALLER))
         out = STORE_BAD_TOKEN;
@@ -212,10 +217,10 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
     char *users = room_spec_users_literal(spec);
     if (!users)
         return STORE_ERROR;
-    const char *params[] = { spec->id, spec->type, users, caller, ttl };
     char status[16] = "";
-    enum store_result out = store_value(st, "create_room", 5, params, false, status,
-                                        sizeof status, req_id);
+    enum store_result out = store_value(
+        st, DB_CALL(SQL_CREATE_ROOM, spec->id, spec->type, users, caller, ttl), false, status,
+        sizeof status, req_id);
     free(users);
     if (out == STORE_OK)
         out = store_from_status(status);
@@ -262,19 +267,23 @@ static char *store_notification_data(const char *room_id, const char *sender,
 }
 
 /* Rows of post_message.sql and system_message.sql: the status, then the
- * notification queued (id, to_user, type, data, push), NULL when none. */
-static enum store_result store_posted(struct store *st, enum db_status s, PGresult *res)
+ * notification queued (NULL when none). */
+enum posted_column { PC_STATUS, PC_ID, PC_TO_USER, PC_TYPE, PC_DATA, PC_PUSH, PC_COLUMNS };
+
+static enum store_result store_posted(struct store *st, enum sql_statement id,
+                                      enum db_status s, PGresult *res, const char *req_id)
 {
     if (s != DB_OK)
         return store_from_db(s);
     enum store_result out = STORE_ERROR;
-    if (PQntuples(res) >= 1 && PQnfields(res) == 6 && !PQgetisnull(res, 0, 0)) {
-        out = store_from_status(PQgetvalue(res, 0, 0));
+    if (db_result_shape(res, id, PC_COLUMNS, 1, -1, req_id) && !PQgetisnull(res, 0, PC_STATUS)) {
+        out = store_from_status(PQgetvalue(res, 0, PC_STATUS));
         for (int i = 0; out == STORE_OK && st->queued && i < PQntuples(res); i++)
-            if (!PQgetisnull(res, i, 1))
-                st->queued(st->queued_cls, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-                           PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-                           PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5));
+            if (!PQgetisnull(res, i, PC_ID))
+                st->queued(st->queued_cls, PQgetvalue(res, i, PC_ID),
+                           PQgetvalue(res, i, PC_TO_USER), PQgetvalue(res, i, PC_TYPE),
+                           PQgetvalue(res, i, PC_DATA),
+                           PQgetisnull(res, i, PC_PUSH) ? NULL : PQgetvalue(res, i, PC_PUSH));
     }
     PQclear(res);
     return out;
@@ -304,17 +313,17 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
     }
     const char *push_text = data && push ? json_object_to_json_string_ext(
         push, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
-    const char *params[] = {
-        room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
-        msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
-        msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data, push_text, lease,
-        token ? digest : NULL,
-    };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "post_message", 15, params, false, &res, req_id);
+    enum db_status s = db_exec(
+        st->pool,
+        DB_CALL(SQL_POST_MESSAGE, room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
+                msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
+                msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data,
+                push_text, lease, token ? digest : NULL),
+        false, &res, req_id);
     free(json);
     free(data);
-    return store_posted(st, s, res);
+    return store_posted(st, SQL_POST_MESSAGE, s, res, req_id);
 }
 
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
@@ -331,13 +340,13 @@ enum store_result store_system_message(struct store *st, const struct room_spec 
     char *data = st->notify ? store_notification_data(spec->id, "$$", msg) : NULL;
     if (!users || !json || (st->notify && !data))
         goto out;
-    const char *params[] = {
-        spec->id, spec->type, users, msg->ts, msg->ts_is_string ? "t" : "f", msg->message, json,
-        max, ttl, data, lease,
-    };
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "system_message", 11, params, false, &res, req_id);
-    out = store_posted(st, s, res);
+    enum db_status s = db_exec(
+        st->pool,
+        DB_CALL(SQL_SYSTEM_MESSAGE, spec->id, spec->type, users, msg->ts,
+                msg->ts_is_string ? "t" : "f", msg->message, json, max, ttl, data, lease),
+        false, &res, req_id);
+    out = store_posted(st, SQL_SYSTEM_MESSAGE, s, res, req_id);
 out:
     free(users);
     free(json);
@@ -345,40 +354,100 @@ out:
     return out;
 }
 
-enum store_result store_expire_batch(struct store *st, long batch, long *deleted,
-                                     const char *req_id)
+/* One value of CALL on session S, copied into OUT (see store_value). */
+static enum store_result store_session_value(struct db_session *s, struct db_call call,
+                                             char *out, size_t outlen, const char *req_id)
 {
-    char size[24], count[24];
-    snprintf(size, sizeof size, "%ld", batch);
-    const char *params[] = { size };
-    enum store_result r = store_value(st, "expire_batch", 1, params, false, count, sizeof count,
-                                      req_id);
-    *deleted = r == STORE_OK ? strtol(count, NULL, 10) : 0;
+    PGresult *res = NULL;
+    enum db_status st = db_session_exec(s, call, &res, req_id);
+    if (st != DB_OK)
+        return store_from_db(st);
+    enum store_result r = STORE_ERROR;
+    if (db_result_shape(res, call.id, 1, 1, 1, req_id) && !PQgetisnull(res, 0, 0)) {
+        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+        r = STORE_OK;
+    }
+    PQclear(res);
     return r;
 }
 
-enum store_result store_schema_version(struct store *st, long *version, const char *req_id)
+/* Batches until one comes back short, on the session that holds the lock. */
+static enum store_result store_expire_batches(struct db_session *s, long batch, long *deleted,
+                                              const char *req_id)
+{
+    char size[24], count[24];
+    snprintf(size, sizeof size, "%ld", batch);
+    long n = 0;
+    do {
+        enum store_result r = store_session_value(s, DB_CALL(SQL_EXPIRE_BATCH, size), count,
+                                                  sizeof count, req_id);
+        if (r != STORE_OK)
+            return r;
+        n = strtol(count, NULL, 10);
+        *deleted += n;
+    } while (n == batch);
+    return STORE_OK;
+}
+
+enum store_result store_expire_rooms(struct store *st, long batch, long *deleted, bool *skipped,
+                                     const char *req_id)
+{
+    *deleted = 0;
+    *skipped = false;
+    /* The advisory lock is the session's: every statement of the run goes
+     * through the one connection that holds it. */
+    struct db_session *s = db_session_open(st->pool, req_id);
+    if (!s)
+        return STORE_UNAVAILABLE;
+    char got[8] = "";
+    enum store_result r = store_session_value(s, DB_CALL0(SQL_EXPIRY_LOCK), got, sizeof got,
+                                              req_id);
+    if (r == STORE_OK && got[0] != 't')
+        *skipped = true;
+    else if (r == STORE_OK)
+        r = store_expire_batches(s, batch, deleted, req_id);
+    if (got[0] == 't') {
+        char released[8] = "";
+        if (store_session_value(s, DB_CALL0(SQL_EXPIRY_UNLOCK), released, sizeof released,
+                                req_id) != STORE_OK || released[0] != 't')
+            log_warn("expiry lock not released cleanly; it ends with the connection");
+    }
+    db_session_close(s);
+    return r;
+}
+
+enum store_result store_schema_version(struct store *st, long *version, long *required,
+                                       const char *req_id)
 {
     char text[24];
-    enum store_result r = store_value(st, "schema_version", 0, NULL, true, text, sizeof text,
+    *required = migrate_latest_version();
+    enum store_result r = store_value(st, DB_CALL0(SQL_SCHEMA_VERSION), true, text, sizeof text,
                                       req_id);
     *version = r == STORE_OK ? strtol(text, NULL, 10) : 0;
     return r;
 }
 
+/* Columns of outbox_stats.sql. */
+enum outbox_stats_column { OS_PENDING, OS_FAILED, OS_COLUMNS };
+
 enum store_result store_outbox_stats(struct store *st, long *pending, long *failed,
                                      const char *req_id)
 {
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool, "outbox_stats", 0, NULL, true, &res, req_id);
+    enum db_status s = db_exec(st->pool, DB_CALL0(SQL_OUTBOX_STATS), true, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
     enum store_result out = STORE_ERROR;
-    if (PQntuples(res) == 1 && PQnfields(res) == 2) {
-        *pending = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-        *failed = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    if (db_result_shape(res, SQL_OUTBOX_STATS, OS_COLUMNS, 1, 1, req_id)) {
+        *pending = strtol(PQgetvalue(res, 0, OS_PENDING), NULL, 10);
+        *failed = strtol(PQgetvalue(res, 0, OS_FAILED), NULL, 10);
         out = STORE_OK;
     }
     PQclear(res);
     return out;
+}
+
+void store_pool_stats(struct store *st, long *size, long *in_use)
+{
+    db_pool_stats(st->pool, size, in_use);
 }

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "db.h"
+struct db_pool;
 
 struct json_object;
 struct room_spec;
@@ -14,7 +14,9 @@ struct message_spec;
 
 /* A notification a post queued, leased to this server: ID is its outbox
  * row, the rest its columns (PUSH may be NULL). The strings are borrowed
- * for the call. */
+ * for the call. This is how a post hands its notifications to the
+ * dispatcher (main sets it to outbox_hand_over) without the store knowing
+ * the outbox. */
 typedef void store_queued_fn(void *cls, const char *id, const char *to_user, const char *type,
                              const char *data, const char *push);
 
@@ -24,7 +26,8 @@ struct store {
     long room_ttl_seconds;
     bool notify;               /* queue notifications in the outbox */
     long lease_ms;             /* how long this server's new outbox rows are its own */
-    store_queued_fn *queued;   /* gets each of them (the dispatcher); may be NULL */
+    store_queued_fn *queued;   /* gets each notification a post queued (the
+                                  dispatcher's hand-over); may be NULL */
     void *queued_cls;
 };
 
@@ -91,18 +94,27 @@ __attribute__((warn_unused_result))
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
                                        const struct message_spec *msg, const char *req_id);
 
-/* The newest migration applied, in *VERSION. */
+/* The newest migration applied, in *VERSION, and the one this binary needs,
+ * in *REQUIRED (known without the database). */
 __attribute__((warn_unused_result))
-enum store_result store_schema_version(struct store *st, long *version, const char *req_id);
+enum store_result store_schema_version(struct store *st, long *version, long *required,
+                                       const char *req_id);
+
+/* How many connections the store's pool has, and how many are in use. */
+void store_pool_stats(struct store *st, long *size, long *in_use);
 
 /* Notifications waiting, and kept as failed, in the outbox. */
 __attribute__((warn_unused_result))
 enum store_result store_outbox_stats(struct store *st, long *pending, long *failed,
                                      const char *req_id);
 
-/* Deletes at most BATCH expired rooms; *DELETED says how many. */
+/* Deletes expired rooms in transactions of at most BATCH rooms until none
+ * is left, holding the expiry lock (one runner across every server) on
+ * one connection of the pool meanwhile. *SKIPPED (nothing done, STORE_OK)
+ * when another server holds it. *DELETED counts the rooms deleted, also
+ * when a later batch failed. */
 __attribute__((warn_unused_result))
-enum store_result store_expire_batch(struct store *st, long batch, long *deleted,
+enum store_result store_expire_rooms(struct store *st, long batch, long *deleted, bool *skipped,
                                      const char *req_id);
 
 #endif

@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,3 +136,11 @@ bool text_is_json_number(const char *s)
     return *p == '\0' && isfinite(strtod(s, NULL));
 }
 
+char *text_first_line(const char *text, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return out;
+    snprintf(out, outlen, "%s", text ? text : "");
+    out[strcspn(out, "\r\n")] = '\0';
+    return out;
+}

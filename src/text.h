@@ -29,4 +29,9 @@ bool text_secret_prefix(const char *given, const char *secret);
  * "1.", ".5", "01", "0x10", "NaN" or "Infinity") and finite as a double. */
 bool text_is_json_number(const char *s);
 
+/* The first line of TEXT (libpq's and libmicrohttpd's messages end in a
+ * newline and may go on with DETAIL lines), cut to OUTLEN - 1 bytes, into
+ * OUT. NULL TEXT gives "". Returns OUT. */
+char *text_first_line(const char *text, char *out, size_t outlen);
+
 #endif

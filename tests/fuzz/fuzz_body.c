@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             room_spec_free(&spec);
         }
         struct message_spec msg;
-        if (!message_spec_parse(root, NULL, 8192, &msg)) {
+        if (message_spec_parse(root, NULL, 8192, &msg, err, sizeof err)) {
             /* A valid timestamp must come back as the same text. */
             struct json_object *ts = message_timestamp_json(msg.ts, msg.ts_is_string);
             if (!msg.ts_is_string &&

@@ -31,7 +31,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.expiry_interval_seconds, 600);
     assert_string_equal(c.route_prefix, "chat/v1");
     assert_string_equal(c.api_secret, "");
-    assert_false(config_is_production(&c));
+    assert_string_equal(c.node_env, "development");
 }
 
 static void test_bad_values_name_the_variable(void **state)

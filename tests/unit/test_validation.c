@@ -100,18 +100,19 @@ static void test_message_spec(void **state)
 {
     (void)state;
     struct message_spec m;
+    char err[64];
     struct json_object *o = parse(NULL, "{\"timestamp\":1429084016939,\"type\":\"text\",\"message\":\"hey\",\"push\":{}}");
-    assert_null(message_spec_parse(o, NULL, 100, &m));
+    assert_true(message_spec_parse(o, NULL, 100, &m, err, sizeof err));
     assert_string_equal(m.ts, "1429084016939");
     assert_false(m.ts_is_string);
     json_object_put(o);
     o = parse(NULL, "{\"timestamp\":\"1429084016939\",\"type\":\"t\",\"message\":\"m\"}");
-    assert_null(message_spec_parse(o, "event", 100, &m));
+    assert_true(message_spec_parse(o, "event", 100, &m, err, sizeof err));
     assert_true(m.ts_is_string);
     assert_string_equal(m.type, "event");
     json_object_put(o);
     o = parse(NULL, "{\"timestamp\":1.50,\"type\":\"t\",\"message\":\"m\"}");
-    assert_null(message_spec_parse(o, NULL, 100, &m));
+    assert_true(message_spec_parse(o, NULL, 100, &m, err, sizeof err));
     assert_string_equal(m.ts, "1.50");
     json_object_put(o);
 
@@ -129,7 +130,8 @@ static void test_message_spec(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         o = parse(NULL, bad[i].body);
-        assert_string_equal(message_spec_parse(o, NULL, 100, &m), bad[i].error);
+        assert_false(message_spec_parse(o, NULL, 100, &m, err, sizeof err));
+        assert_string_equal(err, bad[i].error);
         json_object_put(o);
     }
 }

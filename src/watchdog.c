@@ -1,8 +1,8 @@
-/* guard: a list of open connections with deadlines, checked four times a
+/* watchdog: a list of open connections with deadlines, checked four times a
  * second. shutdown() (not close()) ends a socket that another thread owns
  * without any race on the descriptor: libmicrohttpd sees the end of the
  * stream and cleans up as for any client that went away. */
-#include "guard.h"
+#include "watchdog.h"
 
 #include "clock.h"
 #include "log.h"
@@ -16,33 +16,33 @@
 
 #define GUARD_TICK_MS 250
 
-struct guard_conn {
+struct watchdog_conn {
     int fd;
     int64_t deadline_ms;
     bool busy;
-    struct guard_conn *prev, *next;
+    struct watchdog_conn *prev, *next;
 };
 
-struct guard {
+struct watchdog {
     long deadline_ms;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping;
     pthread_t thread;
-    struct guard_conn *head;
+    struct watchdog_conn *head;
 };
 
-static void *guard_main(void *arg);
+static void *watchdog_main(void *arg);
 
-static void *guard_main(void *arg)
+static void *watchdog_main(void *arg)
 {
-    struct guard *g = arg;
+    struct watchdog *g = arg;
     pthread_mutex_lock(&g->lock);
     while (!g->stopping) {
         struct timespec until = clock_deadline(GUARD_TICK_MS);
         pthread_cond_timedwait(&g->wake, &g->lock, &until);
         int64_t now = clock_now_ms();
-        for (struct guard_conn *c = g->head; c; c = c->next) {
+        for (struct watchdog_conn *c = g->head; c; c = c->next) {
             if (c->busy || c->deadline_ms > now)
                 continue;
             shutdown(c->fd, SHUT_RDWR);
@@ -55,15 +55,15 @@ static void *guard_main(void *arg)
     return NULL;
 }
 
-struct guard *guard_start(long deadline_ms)
+struct watchdog *watchdog_start(long deadline_ms)
 {
-    struct guard *g = calloc(1, sizeof *g);
+    struct watchdog *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
     g->deadline_ms = deadline_ms;
     pthread_mutex_init(&g->lock, NULL);
     clock_cond_init(&g->wake);
-    if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
+    if (pthread_create(&g->thread, NULL, watchdog_main, g) != 0) {
         pthread_mutex_destroy(&g->lock);
         pthread_cond_destroy(&g->wake);
         free(g);
@@ -72,7 +72,7 @@ struct guard *guard_start(long deadline_ms)
     return g;
 }
 
-void guard_stop(struct guard *g)
+void watchdog_stop(struct watchdog *g)
 {
     if (!g)
         return;
@@ -82,7 +82,7 @@ void guard_stop(struct guard *g)
     pthread_mutex_unlock(&g->lock);
     pthread_join(g->thread, NULL);
     while (g->head) {
-        struct guard_conn *c = g->head;
+        struct watchdog_conn *c = g->head;
         g->head = c->next;
         free(c);
     }
@@ -91,9 +91,9 @@ void guard_stop(struct guard *g)
     free(g);
 }
 
-struct guard_conn *guard_open(struct guard *g, int fd)
+struct watchdog_conn *watchdog_open(struct watchdog *g, int fd)
 {
-    struct guard_conn *c = calloc(1, sizeof *c);
+    struct watchdog_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->fd = fd;
@@ -107,7 +107,7 @@ struct guard_conn *guard_open(struct guard *g, int fd)
     return c;
 }
 
-void guard_close(struct guard *g, struct guard_conn *c)
+void watchdog_close(struct watchdog *g, struct watchdog_conn *c)
 {
     if (!c)
         return;
@@ -122,7 +122,7 @@ void guard_close(struct guard *g, struct guard_conn *c)
     free(c);
 }
 
-void guard_set_busy(struct guard *g, struct guard_conn *c, bool busy)
+void watchdog_set_busy(struct watchdog *g, struct watchdog_conn *c, bool busy)
 {
     if (!c)
         return;
@@ -131,7 +131,7 @@ void guard_set_busy(struct guard *g, struct guard_conn *c, bool busy)
     pthread_mutex_unlock(&g->lock);
 }
 
-void guard_rearm(struct guard *g, struct guard_conn *c)
+void watchdog_rearm(struct watchdog *g, struct watchdog_conn *c)
 {
     if (!c)
         return;

@@ -1,8 +1,8 @@
-/* tokens: a direct-mapped table (a token's hash picks its one slot; a new
+/* token_cache: a direct-mapped table (a token's hash picks its one slot; a new
  * token evicts the old one) with a lock per stripe of slots. Eviction by
  * collision is fine for a cache whose miss costs one query; the hash is
  * seeded at random so that nobody can aim tokens at one slot. */
-#include "tokens.h"
+#include "token_cache.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -12,26 +12,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TOKENS_STRIPES 64
+#define TOKEN_CACHE_STRIPES 64
 
 struct token_slot {
     uint64_t hash;   /* 0: empty */
-    char token[TOKENS_MAX_TOKEN_BYTES + 1];
-    char user[TOKENS_MAX_USER_BYTES + 1];
+    char token[TOKEN_CACHE_MAX_TOKEN_BYTES + 1];
+    char user[TOKEN_CACHE_MAX_USER_BYTES + 1];
 };
 
 struct token_cache {
     struct token_slot *slots;
     size_t mask;
     uint64_t seed;
-    pthread_mutex_t locks[TOKENS_STRIPES];
+    pthread_mutex_t locks[TOKEN_CACHE_STRIPES];
 };
 
-static uint64_t tokens_hash(const struct token_cache *c, const char *token, size_t len);
-static struct token_slot *tokens_lock(struct token_cache *c, const char *token, uint64_t *hash);
-static void tokens_unlock(struct token_cache *c, uint64_t hash);
+static uint64_t token_cache_hash(const struct token_cache *c, const char *token, size_t len);
+static struct token_slot *token_cache_lock(struct token_cache *c, const char *token, uint64_t *hash);
+static void token_cache_unlock(struct token_cache *c, uint64_t hash);
 
-struct token_cache *tokens_new(size_t entries)
+struct token_cache *token_cache_new(size_t entries)
 {
     if (entries == 0)
         return NULL;
@@ -52,23 +52,23 @@ struct token_cache *tokens_new(size_t entries)
     c->mask = n - 1;
     if (getrandom(&c->seed, sizeof c->seed, 0) != (ssize_t)sizeof c->seed)
         c->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    for (size_t i = 0; i < TOKENS_STRIPES; i++)
+    for (size_t i = 0; i < TOKEN_CACHE_STRIPES; i++)
         pthread_mutex_init(&c->locks[i], NULL);
     return c;
 }
 
-void tokens_free(struct token_cache *c)
+void token_cache_free(struct token_cache *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < TOKENS_STRIPES; i++)
+    for (size_t i = 0; i < TOKEN_CACHE_STRIPES; i++)
         pthread_mutex_destroy(&c->locks[i]);
     free(c->slots);
     free(c);
 }
 
 /* FNV-1a over the seed and the token; never 0 (0 marks an empty slot). */
-static uint64_t tokens_hash(const struct token_cache *c, const char *token, size_t len)
+static uint64_t token_cache_hash(const struct token_cache *c, const char *token, size_t len)
 {
     uint64_t h = 14695981039346656037u ^ c->seed;
     for (size_t i = 0; i < len; i++) {
@@ -80,56 +80,56 @@ static uint64_t tokens_hash(const struct token_cache *c, const char *token, size
 
 /* The slot of TOKEN, its stripe locked; NULL (nothing locked) when the
  * cache is off or the token too long to cache. */
-static struct token_slot *tokens_lock(struct token_cache *c, const char *token, uint64_t *hash)
+static struct token_slot *token_cache_lock(struct token_cache *c, const char *token, uint64_t *hash)
 {
     size_t len = c && token ? strlen(token) : 0;
-    if (len == 0 || len > TOKENS_MAX_TOKEN_BYTES)
+    if (len == 0 || len > TOKEN_CACHE_MAX_TOKEN_BYTES)
         return NULL;
-    *hash = tokens_hash(c, token, len);
+    *hash = token_cache_hash(c, token, len);
     /* The stripe follows from the slot, so one slot always has one lock. */
-    pthread_mutex_lock(&c->locks[(*hash & c->mask) % TOKENS_STRIPES]);
+    pthread_mutex_lock(&c->locks[(*hash & c->mask) % TOKEN_CACHE_STRIPES]);
     return &c->slots[*hash & c->mask];
 }
 
-static void tokens_unlock(struct token_cache *c, uint64_t hash)
+static void token_cache_unlock(struct token_cache *c, uint64_t hash)
 {
-    pthread_mutex_unlock(&c->locks[(hash & c->mask) % TOKENS_STRIPES]);
+    pthread_mutex_unlock(&c->locks[(hash & c->mask) % TOKEN_CACHE_STRIPES]);
 }
 
-bool tokens_get(struct token_cache *c, const char *token, char *user, size_t user_size)
+bool token_cache_get(struct token_cache *c, const char *token, char *user, size_t user_size)
 {
     uint64_t hash = 0;
-    struct token_slot *s = tokens_lock(c, token, &hash);
+    struct token_slot *s = token_cache_lock(c, token, &hash);
     if (!s)
         return false;
     bool found = s->hash == hash && strcmp(s->token, token) == 0 && strlen(s->user) < user_size;
     if (found)
         strcpy(user, s->user);
-    tokens_unlock(c, hash);
+    token_cache_unlock(c, hash);
     return found;
 }
 
-void tokens_put(struct token_cache *c, const char *token, const char *user)
+void token_cache_put(struct token_cache *c, const char *token, const char *user)
 {
-    if (!user || strlen(user) > TOKENS_MAX_USER_BYTES)
+    if (!user || strlen(user) > TOKEN_CACHE_MAX_USER_BYTES)
         return;
     uint64_t hash = 0;
-    struct token_slot *s = tokens_lock(c, token, &hash);
+    struct token_slot *s = token_cache_lock(c, token, &hash);
     if (!s)
         return;
     s->hash = hash;
     strcpy(s->token, token);
     strcpy(s->user, user);
-    tokens_unlock(c, hash);
+    token_cache_unlock(c, hash);
 }
 
-void tokens_forget(struct token_cache *c, const char *token)
+void token_cache_forget(struct token_cache *c, const char *token)
 {
     uint64_t hash = 0;
-    struct token_slot *s = tokens_lock(c, token, &hash);
+    struct token_slot *s = token_cache_lock(c, token, &hash);
     if (!s)
         return;
     if (s->hash == hash && strcmp(s->token, token) == 0)
         s->hash = 0;
-    tokens_unlock(c, hash);
+    token_cache_unlock(c, hash);
 }

@@ -1,0 +1,41 @@
+/* app: the application behind the HTTP server: the state its routes share,
+ * and the dispatch of each request to its route's handler, the one place
+ * where the route table's rows (router.c) meet their handlers (the
+ * contract's routes in handlers.c, the operations routes in ops.c). */
+#ifndef GANOMEDE_APP_H
+#define GANOMEDE_APP_H
+
+#include "caller.h"
+#include "config.h"
+#include "http.h"
+#include "room.h"
+#include "router.h"
+
+struct statsd;
+struct store;
+struct token_cache;
+
+struct app {
+    const struct config *cfg;   /* borrowed */
+    struct store *store;        /* borrowed */
+    struct statsd *statsd;      /* borrowed; NULL: statsd off */
+    struct caller_env callers;  /* how tokens are resolved (borrowed parts) */
+    struct room_limits limits;
+    char start_date[40];        /* ISO-8601, for /about */
+    char hostname[256];
+};
+
+/* The handler of one route: fills RESP for REQ, routed as M. */
+typedef void app_handler(struct app *app, const struct http_request *req,
+                         const struct route_match *m, struct http_response *resp);
+
+/* Fills APP (everything borrowed; TOKENS and SD may be NULL). */
+void app_init(struct app *app, const struct config *cfg, struct store *store,
+              struct token_cache *tokens, struct statsd *sd);
+
+/* The http_handler: routes REQ and fills RESP: 404 for an unknown path,
+ * 405 for a known path with another method, else the route's handler.
+ * APPV is a struct app. */
+void app_dispatch(void *appv, const struct http_request *req, struct http_response *resp);
+
+#endif

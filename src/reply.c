@@ -1,0 +1,41 @@
+/* reply: the contract's error bodies (docs/api.md, Errors). */
+#include "reply.h"
+
+void reply_store_failure(struct http_response *resp, enum store_result r)
+{
+    switch (r) {
+    case STORE_NOT_FOUND:
+        http_response_error(resp, 404, "NotFound", "");
+        return;
+    case STORE_NOT_MEMBER:
+        http_response_error(resp, 401, "Unauthorized", "");
+        return;
+    case STORE_BANNED:
+    case STORE_CHAT_DISABLED:
+        http_response_error(resp, 403, "Forbidden", "");
+        return;
+    case STORE_BAD_TOKEN:
+        reply_not_authorized(resp);
+        return;
+    case STORE_CONFLICT:
+        /* Says nothing of the stored room: not its type, not its users. */
+        http_response_error(resp, 409, "Conflict",
+                            "another room has this id: a room is its type and its users, "
+                            "and a live room of this id has another type or other users");
+        return;
+    case STORE_UNAVAILABLE:
+        http_response_error(resp, 503, "ServiceUnavailable", "database unavailable, retry later");
+        return;
+    case STORE_OK:
+    case STORE_VALID:
+    case STORE_MUTED:
+    case STORE_ERROR:
+        break;
+    }
+    http_response_error(resp, 500, "InternalServer", "");
+}
+
+void reply_not_authorized(struct http_response *resp)
+{
+    http_response_error(resp, 401, "UnauthorizedError", "not authorized");
+}
