@@ -6,6 +6,7 @@
 #   make test       install deps (root), build, unit + integration tests
 #   make unit       unit tests only (no database)
 #   make integration  integration tests only (throwaway PostgreSQL)
+#   make schema     rewrite docs/schema.sql from the migrations (make test checks it)
 #   make SANITIZE=1 ...  everything built with ASan + UBSan
 
 CC       ?= cc
@@ -39,7 +40,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test unit integration contract deps clean fuzz bench valgrind
+.PHONY: all run test unit integration contract deps clean fuzz bench valgrind schema schema-check
 
 all: $(BUILD)/ganomede-chat
 
@@ -146,6 +147,14 @@ valgrind:
 	  echo "valgrind reports:"; grep -H . $(VG_DIR)/*.log | head -100; exit 1; fi
 	@echo "valgrind: no error in $$(ls $(VG_DIR) | wc -l) server runs"
 
+# docs/schema.sql: the schema the migrations build, dumped (make schema), and
+# checked against a freshly migrated throwaway database in make test.
+schema: all
+	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/schema.sh write
+
+schema-check: all
+	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/test-integration.sh scripts/schema.sh check
+
 # Contract tests: docs/openapi.yaml linted by Redocly and real answers
 # validated against it (npm packages from tests/contract/package-lock.json).
 contract: all
@@ -155,6 +164,7 @@ test:
 	scripts/deps.sh build db test
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) schema-check
 	$(MAKE) integration
 	$(MAKE) contract
 

@@ -4,7 +4,7 @@
 # superuser `postgres` with trust auth, database `chat`.
 #
 # Usage: scripts/pg.sh init DIR [PORT] | start DIR | stop DIR | destroy DIR
-#                      | url DIR | status DIR | free-port
+#                      | url DIR | status DIR | free-port | bindir
 #
 # PostgreSQL refuses to run as root, so as root the server tools run as the
 # folder's owner (the `postgres` OS user for a new folder). stdout carries
@@ -210,6 +210,11 @@ cmd_destroy() {
 # free-port: a free TCP port on 127.0.0.1, for the other scripts' servers.
 if [[ ${1:-} == free-port && $# -eq 1 ]]; then
   free_port
+  exit 0
+fi
+# bindir: where this server's tools (pg_dump, psql...) are.
+if [[ ${1:-} == bindir && $# -eq 1 ]]; then
+  find_bindir
   exit 0
 fi
 [[ $# -ge 2 ]] || usage

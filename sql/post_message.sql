@@ -1,4 +1,5 @@
--- post_message: see chat_post_message in migrations/ for the parameters.
+-- post_message: see chat_post_message in docs/schema.sql (the live schema) for
+-- the parameters.
 -- One row per notification queued (leased to this server for $14 ms, which
 -- delivers them), or one row with the status alone.
 SELECT status, id, to_user, type, data, push
