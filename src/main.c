@@ -22,11 +22,33 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Everything `serve` runs, in the order it starts. */
+struct main_server {
+    int listen_fd;             /* ours until http_start takes it; -1 after */
+    bool listen_ipv6;
+    char where[300];           /* the address as a person writes it */
+    struct db_pool *pool, *expiry_pool;
+    struct store st, expiry_st;
+    char notify_url[512];
+    struct outbox_settings outbox_settings;
+    struct outbox *ob;
+    struct statsd *sd;
+    struct token_cache *tokens;
+    struct app app;
+    struct http_server *http;
+    struct expiry_job *job;
+};
+
 static void main_usage(FILE *out);
 static struct db_settings main_db_settings(const struct config *cfg, size_t size);
 static int main_migrate(const struct config *cfg);
 static int main_expire(const struct config *cfg);
 static bool main_schema_ready(const struct config *cfg, bool *reachable);
+static bool main_listen(const struct config *cfg, struct main_server *s);
+static bool main_open_stores(const struct config *cfg, struct main_server *s, bool reachable);
+static bool main_start_outbox(const struct config *cfg, struct main_server *s);
+static bool main_start_serving(const struct config *cfg, struct main_server *s);
+static void main_shutdown(struct main_server *s);
 static int main_serve(const struct config *cfg);
 
 static void main_usage(FILE *out)
@@ -119,52 +141,66 @@ static bool main_schema_ready(const struct config *cfg, bool *reachable)
     return true;
 }
 
-static int main_serve(const struct config *cfg)
+/* The port first: a second server on a busy port says why and exits
+ * before it opens anything. */
+static bool main_listen(const struct config *cfg, struct main_server *s)
 {
-    /* The port first: a second server on a busy port says so and exits
-     * before it opens anything. */
-    char err[400], where[300];
-    bool ipv6 = false;
-    int listen_fd = listener_open(cfg->listen_address, cfg->port, &ipv6, err, sizeof err);
-    if (listen_fd < 0) {
+    char err[400];
+    s->listen_fd = listener_open(cfg->listen_address, cfg->port, &s->listen_ipv6, err,
+                                 sizeof err);
+    if (s->listen_fd < 0) {
         log_emit(LOG_FATAL, NULL, NULL, "%s", err);
         fprintf(stderr, "ganomede-chat: %s\n", err);
-        return 1;
+        return false;
     }
-    listener_describe(cfg->listen_address, cfg->port, where, sizeof where);
-    if (!*cfg->api_secret)
-        log_warn("API_SECRET is not set: no token is the API secret, SECRET.user tokens are refused");
-    bool reachable = false;
-    if (!main_schema_ready(cfg, &reachable)) {
-        close(listen_fd);
-        return 1;
-    }
+    listener_describe(cfg->listen_address, cfg->port, s->where, sizeof s->where);
+    return true;
+}
 
-    /* Signals go to the main thread only: block them before any thread starts. */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+/* The request pool (connections opened now when PostgreSQL answers: a
+ * first-use connect and its prepares stalled a busy server's requests for
+ * up to a second in the benchmark), the expiry job's own small pool, their
+ * stores, and what the routes share. */
+static bool main_open_stores(const struct config *cfg, struct main_server *s, bool reachable)
+{
     size_t pool_size = (size_t)(cfg->db_pool_size ? cfg->db_pool_size : cfg->http_threads);
     struct db_settings ds = main_db_settings(cfg, pool_size);
-    struct db_pool *pool = db_pool_new(&ds);
-    struct db_settings es = main_db_settings(cfg, 1);
-    es.statement_timeout_ms = 0;
-    struct db_pool *expiry_pool = cfg->expiry_interval_seconds ? db_pool_new(&es) : NULL;
-    bool notify = *cfg->notifications_addr != '\0';
-    struct store st = { .pool = pool, .max_messages = cfg->max_messages,
-                        .room_ttl_seconds = cfg->room_ttl_seconds, .notify = notify };
-    struct store expiry_st = { .pool = expiry_pool, .max_messages = cfg->max_messages,
-                               .room_ttl_seconds = cfg->room_ttl_seconds };
-    char notify_url[512];
-    snprintf(notify_url, sizeof notify_url, "%s://%s:%ld/notifications/v1/messages",
+    s->pool = db_pool_new(&ds);
+    if (cfg->expiry_interval_seconds) {
+        struct db_settings es = main_db_settings(cfg, 1);
+        es.statement_timeout_ms = 0;
+        s->expiry_pool = db_pool_new(&es);
+    }
+    if (!s->pool || (cfg->expiry_interval_seconds && !s->expiry_pool))
+        return false;
+    s->st = (struct store){ .pool = s->pool, .max_messages = cfg->max_messages,
+                            .room_ttl_seconds = cfg->room_ttl_seconds,
+                            .notify = *cfg->notifications_addr != '\0' };
+    s->expiry_st = (struct store){ .pool = s->expiry_pool, .max_messages = cfg->max_messages,
+                                   .room_ttl_seconds = cfg->room_ttl_seconds };
+    if (reachable)
+        log_info("%zu of %zu PostgreSQL connections opened", db_pool_open_all(s->pool),
+                 pool_size);
+    s->tokens = token_cache_new((size_t)cfg->token_cache_size);
+    s->sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
+                        cfg->statsd_sample_percent);
+    app_init(&s->app, cfg, &s->st, s->tokens, s->sd);
+    return true;
+}
+
+/* The dispatcher, before the first request: the store hands it every
+ * post's notifications (store.queued). */
+static bool main_start_outbox(const struct config *cfg, struct main_server *s)
+{
+    if (!s->st.notify) {
+        log_info("NOTIFICATIONS_PORT_8080_TCP_ADDR is not set: no notifications are queued");
+        return true;
+    }
+    snprintf(s->notify_url, sizeof s->notify_url, "%s://%s:%ld/notifications/v1/messages",
              cfg->notifications_protocol, cfg->notifications_addr, cfg->notifications_port);
-    struct outbox_settings os = {
+    s->outbox_settings = (struct outbox_settings){
         .db = main_db_settings(cfg, 1),
-        .url = notify_url,
+        .url = s->notify_url,
         .api_secret = cfg->api_secret,
         .timeout_ms = cfg->notifications_timeout_ms,
         .concurrency = cfg->outbox_concurrency,
@@ -172,82 +208,95 @@ static int main_serve(const struct config *cfg)
         .backoff_base_ms = cfg->outbox_backoff_base_ms,
         .backoff_max_ms = cfg->outbox_backoff_max_ms,
     };
-    struct outbox *ob = NULL;
-    struct statsd *sd = NULL;
-    struct token_cache *tokens = NULL;
-    struct app app;
-    struct expiry_job *job = NULL;
-    struct http_server *srv = NULL;
-    int rc = 1;
-    if (!pool || (cfg->expiry_interval_seconds && !expiry_pool)) {
-        close(listen_fd);
-        goto out;
-    }
-    /* Connections opened now, not by the first requests that need them
-     * (a connect and 16 prepares on a busy server stalled those requests
-     * for up to a second in the benchmark). */
-    if (reachable)
-        log_info("%zu of %zu PostgreSQL connections opened", db_pool_open_all(pool), pool_size);
-    tokens = token_cache_new((size_t)cfg->token_cache_size);
-    sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
-                     cfg->statsd_sample_percent);
-    app_init(&app, cfg, &st, tokens, sd);
+    s->ob = outbox_start(&s->outbox_settings);
+    if (!s->ob)
+        return false;
+    s->st.lease_ms = outbox_lease_ms(&s->outbox_settings);
+    s->st.queued = outbox_hand_over;
+    s->st.queued_cls = s->ob;
+    return true;
+}
+
+/* HTTP on the socket bound first (from here on http_stop closes it, or
+ * libmicrohttpd when it fails to start), then the expiry timer. */
+static bool main_start_serving(const struct config *cfg, struct main_server *s)
+{
     struct http_settings hs = {
         .observe = ops_observe,
-        .listen_fd = listen_fd,
-        .listen_ipv6 = ipv6,
+        .listen_fd = s->listen_fd,
+        .listen_ipv6 = s->listen_ipv6,
         .threads = (unsigned)cfg->http_threads,
         .connection_timeout_seconds = (unsigned)cfg->http_connection_timeout_seconds,
         .max_connections = (unsigned)cfg->http_max_connections,
         .max_body_bytes = (size_t)cfg->max_body_bytes,
         .request_deadline_ms = cfg->http_request_timeout_seconds * 1000,
     };
-    /* The dispatcher first: the store hands it every post's notifications.
-     * From http_start on, the listening socket is the server's (closed by
-     * http_stop, or by libmicrohttpd when it fails to start). */
-    if (notify) {
-        ob = outbox_start(&os);
-        if (!ob) {
-            close(listen_fd);
-            goto out;
-        }
-        st.lease_ms = outbox_lease_ms(&os);
-        st.queued = outbox_hand_over;
-        st.queued_cls = ob;
-    } else {
-        log_info("NOTIFICATIONS_PORT_8080_TCP_ADDR is not set: no notifications are queued");
+    s->listen_fd = -1;
+    s->http = http_start(&hs, app_dispatch, &s->app);
+    if (!s->http)
+        return false;
+    if (s->expiry_pool) {
+        s->job = expiry_start(&s->expiry_st, cfg->expiry_interval_seconds,
+                              cfg->expiry_batch_size);
+        if (!s->job)
+            return false;
     }
-    srv = http_start(&hs, app_dispatch, &app);
-    if (!srv)
-        goto out;
-    if (expiry_pool) {
-        job = expiry_start(&expiry_st, cfg->expiry_interval_seconds, cfg->expiry_batch_size);
-        if (!job)
-            goto out;
-    }
-    log_info("ganomede-chat %s listening on %s (prefix /%s)", CHAT_VERSION, where,
+    log_info("ganomede-chat %s listening on %s (prefix /%s)", CHAT_VERSION, s->where,
              cfg->route_prefix);
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    log_info("signal %d: finishing requests under way, then exiting", sig);
-    rc = 0;
-out:
-    /* Requests under way get HTTP_STOP_GRACE_MS to finish; past it, their
-     * queries give up (503) so the threads can be joined. */
-    if (!http_drain(srv, HTTP_STOP_GRACE_MS)) {
+    return true;
+}
+
+/* Requests under way get HTTP_STOP_GRACE_MS to finish; past it, their
+ * queries give up (503) so the threads can be joined. Then everything
+ * stops and is freed, whatever was started. */
+static void main_shutdown(struct main_server *s)
+{
+    if (!http_drain(s->http, HTTP_STOP_GRACE_MS)) {
         log_warn("requests still under way after the grace period: giving up their queries");
-        db_pool_abort(pool);
-        (void)http_drain(srv, 1000); /* their 503s go out before the connections close */
+        db_pool_abort(s->pool);
+        (void)http_drain(s->http, 1000); /* their 503s go out before the connections close */
     }
-    db_pool_abort(pool);
-    db_pool_abort(expiry_pool);
-    http_stop(srv);
-    outbox_stop(ob);
-    expiry_stop(job);
-    db_pool_free(expiry_pool);
-    db_pool_free(pool);
-    statsd_close(sd);
-    token_cache_free(tokens);
+    db_pool_abort(s->pool);
+    db_pool_abort(s->expiry_pool);
+    http_stop(s->http);
+    outbox_stop(s->ob);
+    expiry_stop(s->job);
+    db_pool_free(s->expiry_pool);
+    db_pool_free(s->pool);
+    statsd_close(s->sd);
+    token_cache_free(s->tokens);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+}
+
+static int main_serve(const struct config *cfg)
+{
+    struct main_server s = { .listen_fd = -1 };
+    if (!main_listen(cfg, &s))
+        return 1;
+    if (!*cfg->api_secret)
+        log_warn("API_SECRET is not set: no token is the API secret, SECRET.user tokens are refused");
+    bool reachable = false;
+    if (!main_schema_ready(cfg, &reachable)) {
+        close(s.listen_fd);
+        return 1;
+    }
+    /* Signals go to the main thread only: block them before any thread starts. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 1;
+    if (main_open_stores(cfg, &s, reachable) && main_start_outbox(cfg, &s) &&
+        main_start_serving(cfg, &s)) {
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        log_info("signal %d: finishing requests under way, then exiting", sig);
+        rc = 0;
+    }
+    main_shutdown(&s);
     return rc;
 }
 
