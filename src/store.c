@@ -15,8 +15,14 @@
 #include <string.h>
 
 static enum store_result store_from_db(enum db_status s);
+static enum store_result store_take_value(PGresult *res, enum sql_statement id, char *out,
+                                          size_t outlen, const char *req_id);
 static enum store_result store_value(struct store *st, struct db_call call, bool retry_safe,
                                      char *out, size_t outlen, const char *req_id);
+static enum store_result store_session_value(struct db_session *s, struct db_call call,
+                                             char *out, size_t outlen, const char *req_id);
+static enum store_result store_expire_batches(struct db_session *s, long batch, long *deleted,
+                                              const char *req_id);
 static enum store_result store_from_status(const char *status);
 static void store_add(struct json_object *o, const char *key, struct json_object *value);
 static struct json_object *store_text(PGresult *res, int row, int col);
@@ -34,8 +40,21 @@ static enum store_result store_from_db(enum db_status s)
     return s == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_ERROR;
 }
 
-/* Runs CALL, whose answer is one row of one column, and copies that value
- * into OUT (statuses, counts, versions: short). */
+/* The answer of ID in RES, one row of one non-NULL column, copied into OUT
+ * (statuses, counts, versions: short); RES is cleared. */
+static enum store_result store_take_value(PGresult *res, enum sql_statement id, char *out,
+                                          size_t outlen, const char *req_id)
+{
+    enum store_result r = STORE_ERROR;
+    if (db_result_shape(res, id, 1, 1, 1, req_id) && !PQgetisnull(res, 0, 0)) {
+        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+        r = STORE_OK;
+    }
+    PQclear(res);
+    return r;
+}
+
+/* Runs CALL, whose answer is one value, into OUT. */
 static enum store_result store_value(struct store *st, struct db_call call, bool retry_safe,
                                      char *out, size_t outlen, const char *req_id)
 {
@@ -43,13 +62,7 @@ static enum store_result store_value(struct store *st, struct db_call call, bool
     enum db_status s = db_exec(st->pool, call, retry_safe, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
-    enum store_result r = STORE_ERROR;
-    if (db_result_shape(res, call.id, 1, 1, 1, req_id) && !PQgetisnull(res, 0, 0)) {
-        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
-        r = STORE_OK;
-    }
-    PQclear(res);
-    return r;
+    return store_take_value(res, call.id, out, outlen, req_id);
 }
 
 /* The text statuses of the chat_* SQL functions. */
@@ -362,13 +375,7 @@ static enum store_result store_session_value(struct db_session *s, struct db_cal
     enum db_status st = db_session_exec(s, call, &res, req_id);
     if (st != DB_OK)
         return store_from_db(st);
-    enum store_result r = STORE_ERROR;
-    if (db_result_shape(res, call.id, 1, 1, 1, req_id) && !PQgetisnull(res, 0, 0)) {
-        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
-        r = STORE_OK;
-    }
-    PQclear(res);
-    return r;
+    return store_take_value(res, call.id, out, outlen, req_id);
 }
 
 /* Batches until one comes back short, on the session that holds the lock. */
