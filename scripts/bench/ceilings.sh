@@ -1,0 +1,111 @@
+# scripts/bench/ceilings.sh: the two ceilings of each route: pgbench on the very statements the
+# service sends (made from sql/ at run time), and wrk against the bare
+# libmicrohttpd server of tests/bench/http_ceiling.c.
+# Sourced by scripts/bench.sh (not run on its own): it uses the settings and
+# helpers defined there and in lib.sh.
+
+# --------------------------------------------- pgbench scripts from sql/
+# Each pgbench script is the statements the service sends for one request
+# of the route, taken from the sql/ files at run time so they cannot drift:
+# `--` comment lines dropped, and each $n replaced by a pgbench expression.
+# pgbench variables are numbers only, so a room id is built in SQL from the
+# random room number :r, e.g. $1 -> ('bench/u' || :r || 'a/u' || :r || 'b');
+# with -M prepared, pgbench turns every :var into a parameter, so the
+# statements are prepared once per connection, as the service's are. The
+# number of replacements must equal the file's parameter count, or we stop.
+ROOM_X="('bench/u' || :r || 'a/u' || :r || 'b')"
+USER_X="('u' || :r || 'a')"
+# The service sends a token's SHA-256 (computed in C); pgbench has only
+# numbers, so here PostgreSQL hashes the token text (a microsecond more
+# than the service costs it).
+TOKEN_X="sha256(convert_to('tok-u' || :r || 'a', 'UTF8'))"
+USERS_X="('{u' || :r || 'a,u' || :r || 'b}')"
+# The notification data of the message, as the service builds it (a small JSON
+# text; notifications are on). A space after each ':' keeps pgbench from
+# reading ":1700..." as a variable.
+NOTIFY_X="('{\"roomId\": \"bench/u' || :r || 'a/u' || :r || 'b\", \"timestamp\": ' || :ts || ', \"from\": \"u' || :r || 'a\", \"type\": \"text\", \"message\": \"bench\"}')"
+# The message's own JSON (messages.json_text), likewise.
+MESSAGE_X="('{\"timestamp\": ' || :ts || ', \"from\": \"u' || :r || 'a\", \"type\": \"text\", \"message\": \"bench\"}')"
+pgb_statement() { # SQL_FILE REPLACEMENT...
+  local file=$ROOT/sql/$1 n i=1 r
+  shift
+  local -a subst=()
+  n=$(grep -v '^[[:space:]]*--' "$file" | grep -oE '\$[0-9]+' | tr -d '$' | sort -n | tail -n1 || true)
+  [[ ${n:-0} -eq $# ]] ||
+    die "sql/${file##*/} takes ${n:-0} parameters, scripts/bench.sh gives $#: update its pgbench scripts"
+  for r in "$@"; do
+    subst+=(-e "s#\\\$$i\\b#$r#g")
+    i=$((i + 1))
+  done
+  grep -v '^[[:space:]]*--' "$file" | sed -E "${subst[@]}"
+}
+make_pgbench_scripts() {
+  local d=$WORK/pgbench
+  mkdir -p "$d"
+  {
+    echo '\set r random(1, :rooms)'
+    # get_room looks the table token up itself: one statement
+    pgb_statement get_room.sql "$ROOM_X" 100 "$TOKEN_X"
+  } >"$d/get_room.sql"
+  {
+    echo '\set r random(1, :rooms)'
+    echo '\set ts random(1600000000000, 1700000000000)'
+    # A returning user's post: the server knows the token's user (token
+    # cache) and the post checks the token itself, one statement. (A token
+    # the server has not seen yet costs an auth_lookup first.)
+    # room, sender, is_secret, store, ts, ts_is_string, type, message, json,
+    # max_messages, ttl, notify_data, push, lease_ms (the server's default:
+    # NOTIFICATIONS_TIMEOUT_MS 10 s + 5 s; the rows stay queued, pgbench
+    # delivers nothing), token
+    pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
+      "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X"
+  } >"$d/post_message.sql"
+  {
+    echo '\set r random(1, :rooms)'
+    pgb_statement auth_lookup.sql "$TOKEN_X"
+    # id, type, users, caller, ttl; the room exists, so the service then reads it
+    pgb_statement create_room.sql "$ROOM_X" "'bench'" "$USERS_X" "$USER_X" 5184000
+    pgb_statement get_room.sql "$ROOM_X" 100 NULL
+  } >"$d/create_room.sql"
+  local f
+  for f in "$d"/*.sql; do cp "$f" "$LOGS/pgbench-${f##*/}"; done
+}
+# db_ceiling ROUTE CLIENTS: transactions/s of pgbench with CLIENTS
+# connections; also P_FAILED. Like the service, pgbench gets WARMUP seconds
+# first (new backends fill their caches): it runs WARMUP + DURATION seconds
+# reporting every second, and the ceiling is the mean of the reports after
+# the warm-up.
+db_ceiling() {
+  local d=$WORK/pgbench file=$LOGS/pgbench-$1-c$2.txt
+  local -a scripts
+  case $1 in
+    mixed) scripts=(-f "$d/get_room.sql@80" -f "$d/post_message.sql@20") ;;
+    *) scripts=(-f "$d/$1.sql") ;;
+  esac
+  "$PGBENCH" -M prepared -c "$2" -j "$WRK_THREADS" -T "$((WARMUP + DURATION))" -P 1 -n \
+    -D rooms="$ROOMS" "${scripts[@]}" "$DB_URL" >"$file" 2>&1 ||
+    { tail -n 20 "$file" >&2; die "pgbench failed (see $file)"; }
+  P_TPS=$(awk -v w="$WARMUP" '$1 == "progress:" && $2 + 0 > w { sum += $4; n++ }
+                             END { if (n) printf "%.1f", sum / n }' "$file")
+  P_FAILED=$(awk -F'[: ]+' '/^number of failed transactions/ { print $5; exit }' "$file")
+  P_FAILED=${P_FAILED:-0}
+  [[ -n $P_TPS ]] || die "no progress reports in $file"
+  # pgbench has no dispatcher: drop the notifications it queued, or the next
+  # server start would deliver them all during its measurement.
+  sql -c 'TRUNCATE notification_outbox'
+}
+# http_ceiling ROUTE SCRIPT GET_BYTES POST_BYTES: requests/s of wrk against
+# http_ceiling, with the route's own wrk script (same requests, same bodies).
+http_ceiling() {
+  local port pid
+  port=$(free_port)
+  "$OUT/http_ceiling" "$port" "$3" "$4" 2>>"$LOGS/http_ceiling.log" &
+  pid=$!
+  track "$pid"
+  wait_http "$port" / "$pid" "$LOGS/http_ceiling.log"
+  run_wrk "ceiling-$1" "$2" "$port" "$DURATION" "$ROOMS"
+  H_RPS=$W_RPS
+  H_ERRORS=$W_ERRORS
+  stop_pid "$pid"
+}
+

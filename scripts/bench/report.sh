@@ -1,0 +1,83 @@
+# scripts/bench/report.sh: build/bench.json and the table on stdout.
+# Sourced by scripts/bench.sh (not run on its own): it uses the settings and
+# helpers defined there and in lib.sh.
+
+# report: writes $JSON_OUT and prints the summary; exits 1 when any request
+# or transaction failed.
+report() {
+  SETTINGS_JSON=$(jq -n \
+    --argjson duration_s "$DURATION" --argjson warmup_s "$WARMUP" --argjson rooms "$ROOMS" \
+    --argjson messages_per_room 100 --argjson seed_seconds "$MAIN_SEED_SECONDS" \
+    --argjson wrk_threads "$WRK_THREADS" --argjson wrk_connections "$WRK_CONNS" \
+    --argjson nproc "$NCPU" --arg postgres "$(sql_value 'SHOW server_version')" \
+    --arg shared_buffers "$(sql_value 'SHOW shared_buffers')" --arg huge_pages "$HUGE_PAGES" \
+    --arg synchronous_commit "$(sql_value 'SHOW synchronous_commit')" \
+    --arg http_threads "$BENCH_HTTP_THREADS" --arg fsync "$(sql_value 'SHOW fsync')" --arg max_connections "$(sql_value 'SHOW max_connections')" \
+    --arg max_wal_size "$(sql_value 'SHOW max_wal_size')" \
+    --arg checkpoint_timeout "$(sql_value 'SHOW checkpoint_timeout')" \
+    --argjson total_seconds "$((SECONDS - T_START))" --argjson machine_busy_before_pct "$BUSY_BEFORE" \
+    --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src sql migrations 2>/dev/null || echo '+dirty')" \
+    '$ARGS.named + {
+       server: {HTTP_THREADS: ($http_threads | tonumber), DB_POOL_SIZE: "0 (one per HTTP thread)", LOG_LEVEL: "warn",
+                EXPIRY_INTERVAL_SECONDS: 0, notifications: "on, to a local http_ceiling answering 200"},
+       rss: "rss_kb is VmHWM read after each route; the server is restarted between routes, so each peak is its own (warmup included). rss_sampled_max_kb: highest VmRSS sampled during the measured run; rss_first_min_kb / rss_last_min_kb: highest VmRSS in the first / last minute (DURATION >= 120 only)",
+       cpu: "percent of one core over the measured run (the machine has nproc * 100 %): server process, PostgreSQL (postmaster and children), notifications receiver, other (wrk, kernel), idle (with iowait)",
+       latency: "wrk 4.1 histogram (tests/bench/common.lua done()), no coordinated-omission correction",
+       errors: "status > 399 (wrk: Non-2xx or 3xx responses) + socket errors (connect, read, write, timeout > 2 s)",
+       db_ceiling: "pgbench -M prepared -c 32 -j 2 -n, scripts made from sql/ (copies in build/bench/logs/pgbench-*.sql), mean tps of the seconds after the warm-up",
+       db_ceiling_pool: "the same with as many clients as the server has PostgreSQL connections (HTTP_THREADS); ratio_db_pool is the service against it",
+       http_ceiling: "wrk, same script, against tests/bench/http_ceiling.c answering a body of the real answer size",
+       json_written_with: "jq"}')
+  jq -n --slurpfile routes <(for r in "${ROUTES[@]}"; do jq --arg name "$r" '{($name): .}' "$WORK/json/route-$r.json"; done) \
+    --argjson scale "$SCALE_JSON" --argjson settings "$SETTINGS_JSON" \
+    '{routes: ($routes | add), scale: $scale, settings: $settings}' >"$JSON_OUT"
+
+  echo
+  echo "ganomede-chat benchmark: $ROOMS rooms x 100 messages, wrk -t$WRK_THREADS -c$WRK_CONNS, ${DURATION}s per measurement, $NCPU cores (${BUSY_BEFORE}% busy before), server LOG_LEVEL=warn"
+  printf '%-13s %9s %8s %8s %6s %9s %10s %6s %10s %6s %10s %6s\n' \
+    route req/s p50_ms p99_ms errors rss_kb db_ceiling "%db" db_pool "%pool" http_ceil "%http"
+  for r in "${ROUTES[@]}"; do
+    jq -r --arg r "$r" '[$r, (.rps | tostring), (.p50_ms | tostring), (.p99_ms | tostring),
+        (.errors | tostring), (.rss_kb | tostring), (.db_ceiling_rps | tostring),
+        ((.ratio_db * 100 | round | tostring) + "%"), (.db_ceiling_pool_rps | tostring),
+        ((.ratio_db_pool * 100 | round | tostring) + "%"), (.http_ceiling_rps | tostring),
+        ((.ratio_http * 100 * 10 | round / 10 | tostring) + "%")] | @tsv' "$WORK/json/route-$r.json" |
+      awk -F'\t' '{ printf "%-13s %9.0f %8.2f %8.2f %6d %9d %10.0f %6s %10.0f %6s %10.0f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
+  done
+  echo "(db_ceiling: pgbench with $WRK_CONNS clients, as the issue defines it; db_pool: with $BENCH_HTTP_THREADS, the server's connections)"
+  echo
+  echo "CPU over each measured run, % of one core (machine: $((NCPU * 100))%):"
+  for r in "${ROUTES[@]}"; do
+    jq -r --arg r "$r" '.cpu | "  \($r): server \(.server_pct)  postgres \(.postgres_pct)  receiver \(.receiver_pct)  other (wrk, kernel) \(.other_pct)  idle \(.idle_pct) (iowait \(.iowait_pct)); CPU per request: server \(.server_us_per_req) us, postgres \(.postgres_us_per_req) us"' \
+      "$WORK/json/route-$r.json"
+  done
+  echo
+  echo "Notifications queued but not yet delivered when the load stopped (the dispatcher's backlog):"
+  for r in "${ROUTES[@]}"; do
+    jq -r --arg r "$r" 'select(.outbox_pending_at_end > 0)
+      | "  \($r): \(.outbox_pending_at_end) for \(.requests) requests, delivered \(.outbox_drain_s // "not") s after the load stopped"' \
+      "$WORK/json/route-$r.json"
+  done
+  if ((DURATION >= 120)); then
+    echo
+    echo "RSS growth (highest VmRSS in the first / last minute of the run):"
+    for r in "${ROUTES[@]}"; do
+      jq -r --arg r "$r" '"  \($r): \(.rss_first_min_kb) kB -> \(.rss_last_min_kb) kB (\(.rss_last_min_kb - .rss_first_min_kb) kB)"' \
+        "$WORK/json/route-$r.json"
+    done
+  fi
+  if [[ $SCALE == full ]]; then
+    echo
+    echo "Scale (req/s; per-request cost relative to the smallest scale):"
+    jq -r '.scale as $s | ["get_room", "post_message"][] as $r
+           | "  \($r): " + ([$s.rooms | to_entries | sort_by(.key | tonumber)[] | "\(.key) rooms \(.value[$r].rps) req/s (p99 \(.value[$r].p99_ms) ms, x\($s.per_request_cost[$r].relative_to_smallest[.key]))"] | join(", "))
+             + "; within 20 %: \($s.per_request_cost[$r].within_20pct)"' "$JSON_OUT"
+    jq -r '.scale.expiry | "  expiry: \(.deleted) of \(.expired_rooms) expired rooms deleted in \(.job_seconds) s (\(.expired_left) left); post_message meanwhile: \(.during_job.rps) req/s, p50 \(.during_job.p50_ms) ms, p99 \(.during_job.p99_ms) ms, max \(.during_job.max_ms) ms, errors \(.during_job.errors)"' "$JSON_OUT"
+  fi
+  echo
+  echo "JSON: $JSON_OUT; raw outputs: $LOGS/ ($((SECONDS - T_START)) s)"
+  if ((TOTAL_ERRORS > 0)); then
+    log "ERRORS: $TOTAL_ERRORS failed requests or transactions (see $LOGS/)"
+    exit 1
+  fi
+}

@@ -1,0 +1,180 @@
+# scripts/bench/routes.sh: the server under test, wrk runs, and one route measured end to end.
+# Sourced by scripts/bench.sh (not run on its own): it uses the settings and
+# helpers defined there and in lib.sh.
+
+# ------------------------------------------------------ the servers we run
+start_server() {
+  SERVER_PORT=$(free_port)
+  # LOG_LEVEL=warn: with the default (info) every request writes a JSON log
+  # line, which would be measured along with the service.
+  PORT=$SERVER_PORT DATABASE_URL=$DB_URL API_SECRET=bench-secret \
+    NOTIFICATIONS_PORT_8080_TCP_ADDR=127.0.0.1 NOTIFICATIONS_PORT_8080_TCP_PORT=$RECV_PORT \
+    EXPIRY_INTERVAL_SECONDS=0 LOG_LEVEL=warn ROUTE_PREFIX=$PREFIX \
+    HTTP_THREADS=$BENCH_HTTP_THREADS \
+    "$BIN" serve >>"$LOGS/server.log" 2>&1 &
+  SERVER_PID=$!
+  track "$SERVER_PID"
+  wait_http "$SERVER_PORT" "/$PREFIX/ping/bench" "$SERVER_PID" "$LOGS/server.log"
+}
+stop_server() { stop_pid "$SERVER_PID"; SERVER_PID=0; }
+
+# run_wrk TAG SCRIPT PORT SECONDS ROOMS: wrk -t2 -c32 --latency; its whole
+# output goes to logs/wrk-TAG.txt and the numbers into W_* variables. The
+# numbers come from the script's done() (tests/bench/common.lua): the same
+# histogram that --latency prints, in microseconds rather than rounded text.
+run_wrk() {
+  local file=$LOGS/wrk-$1.txt
+  BENCH_ROOMS=$5 BENCH_ROUTE_PREFIX=$PREFIX wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$4s" --latency \
+    -s "tests/bench/$2.lua" "http://127.0.0.1:$3" >"$file" 2>&1 || true
+  parse_wrk "$file"
+}
+parse_wrk() {
+  local line kv
+  line=$(grep '^BENCH_RESULT ' "$1" | tail -n1) || die "no result from wrk (see $1)"
+  declare -gA W=()
+  for kv in ${line#BENCH_RESULT }; do W[${kv%%=*}]=${kv#*=}; done
+  W_RPS=$(div "${W[requests]}" "$(awk -v d="${W[duration_us]}" 'BEGIN { print d / 1e6 }')" 1)
+  W_P50=$(div "${W[p50_us]}" 1000 3)
+  W_P99=$(div "${W[p99_us]}" 1000 3)
+  W_MAX=$(div "${W[max_us]}" 1000 3)
+  W_NON2XX=${W[status]}
+  W_SOCKET=$((W[connect] + W[read] + W[write] + W[timeout]))
+  W_ERRORS=$((W_NON2XX + W_SOCKET))
+  W_REQUESTS=${W[requests]}
+}
+
+# Size in bytes of the real answer of a route (plain, no gzip: wrk sends no
+# Accept-Encoding), for the HTTP ceiling; room ROOMS/2 with its own token.
+answer_bytes() { # get|post|create
+  local n=$((ROOMS / 2))
+  local base="http://127.0.0.1:$SERVER_PORT/$PREFIX/auth/tok-u${n}a"
+  local room="bench%2Fu${n}a%2Fu${n}b" out
+  case $1 in
+    get) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$base/rooms/$room") ;;
+    post) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
+                  -d '{"timestamp":1700000000000,"type":"text","message":"bench"}' "$base/rooms/$room/messages") ;;
+    create) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
+                    -d "{\"type\":\"bench\",\"users\":[\"u${n}a\",\"u${n}b\"]}" "$base/rooms") ;;
+  esac
+  [[ ${out%% *} == 200 ]] || die "the $1 answer was '$out', not 200 (log: $LOGS/server.log)"
+  echo "${out#* }"
+}
+
+
+# ------------------------------------------------- one route, end to end
+# Server restarted per route, so VmHWM (read just before it stops) is that
+# route's own peak RSS (the warmup included). VmRSS is also sampled in the
+# background (every 0.5 s; every 1 s when DURATION >= 120) during the
+# measured run, for growth: the first and the last minute of long runs.
+RSS_EVERY=0.5
+OUTBOX_DRAIN_MAX=120
+((DURATION < 120)) || RSS_EVERY=1
+measure_service() { # TAG SCRIPT ROOMS -> S_* and logs
+  local tag=$1 script=$2 rooms=$3 sampler top_pid rss_file=$LOGS/rss-$1.txt
+  start_server
+  run_wrk "warmup-$tag" "$script" "$SERVER_PORT" "$WARMUP" "$rooms"
+  sample_rss "$SERVER_PID" "$rss_file" "$RSS_EVERY" &
+  sampler=$!
+  track "$sampler"
+  # One top snapshot per run, half-way (second frame: a 1 s average).
+  (sleep $((DURATION / 2)) && command -v top >/dev/null &&
+     top -b -n 2 -d 1 -w 200 | awk '/^top -/ { n++ } n == 2' | head -n 30 >"$LOGS/top-$tag.txt") &
+  top_pid=$!
+  track "$top_pid"
+  cpu_mark
+  run_wrk "$tag" "$script" "$SERVER_PORT" "$DURATION" "$rooms"
+  S_CPU=$(cpu_since)
+  stop_pid "$sampler"
+  wait "$top_pid" 2>/dev/null || true
+  untrack "$top_pid"
+  S_HWM=$(proc_status_kb "$SERVER_PID" VmHWM)
+  S_RSS_END=$(proc_status_kb "$SERVER_PID" VmRSS)
+  S_RSS_SAMPLED=$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$rss_file")
+  S_RSS_FIRST=null
+  S_RSS_LAST=null
+  if ((DURATION >= 120)); then
+    S_RSS_FIRST=$(awk '$1 < 60000 && $2 > m { m = $2 } END { print m + 0 }' "$rss_file")
+    S_RSS_LAST=$(awk -v from=$(((DURATION - 60) * 1000)) '$1 >= from && $2 > m { m = $2 } END { print m + 0 }' "$rss_file")
+  fi
+  S_RPS=$W_RPS S_P50=$W_P50 S_P99=$W_P99 S_MAX=$W_MAX S_ERRORS=$W_ERRORS
+  S_NON2XX=$W_NON2XX S_SOCKET=$W_SOCKET S_REQUESTS=$W_REQUESTS
+  # Notifications still queued when the load stops: the dispatcher's backlog.
+  # Let it drain (bounded) before the server stops, so that the next route
+  # does not deliver it during its own measurement; how long it takes is
+  # the dispatcher's throughput.
+  S_OUTBOX=$(sql_value "SELECT count(*) FROM notification_outbox WHERE failed_at IS NULL")
+  S_OUTBOX_DRAIN=null
+  if ((S_OUTBOX > 0)); then
+    local t0=${EPOCHREALTIME/./} left=$S_OUTBOX i
+    for i in $(seq "$((OUTBOX_DRAIN_MAX * 10))"); do
+      left=$(sql_value "SELECT count(*) FROM notification_outbox WHERE failed_at IS NULL")
+      ((left > 0)) || break
+      sleep 0.1
+    done
+    if ((left == 0)); then
+      S_OUTBOX_DRAIN=$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
+    else
+      log "   the outbox still holds $left notifications after ${OUTBOX_DRAIN_MAX}s; dropping them"
+    fi
+  fi
+  S_OUTBOX_FAILED=$(sql_value "SELECT count(*) FROM notification_outbox WHERE failed_at IS NOT NULL")
+  sql -c 'TRUNCATE notification_outbox'
+}
+
+declare -A ROUTE_SCRIPT=([get_room]=get_room [post_message]=post_message [create_room]=create_room [mixed]=mixed)
+read -ra ROUTES <<<"${BENCH_ROUTES:-get_room post_message create_room mixed}"
+TOTAL_ERRORS=0
+
+measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
+  local r=$1
+  log "== $r: service (${DURATION}s after ${WARMUP}s warmup)"
+  start_server_sizes "$r"
+  stop_server
+  measure_service "$r" "${ROUTE_SCRIPT[$r]}" "$ROOMS"
+  stop_server
+  log "   $S_RPS req/s, p50 $S_P50 ms, p99 $S_P99 ms, errors $S_ERRORS, VmHWM $S_HWM kB, cpu $S_CPU"
+  [[ $S_OUTBOX == 0 ]] || log "   notifications queued at the end: $S_OUTBOX, delivered in ${S_OUTBOX_DRAIN}s"
+  local pool_tps="" pool_failed=0
+  if ((BENCH_HTTP_THREADS != WRK_CONNS)); then
+    log "== $r: database ceiling (pgbench, $BENCH_HTTP_THREADS clients as the server's pool)"
+    db_ceiling "$r" "$BENCH_HTTP_THREADS"
+    log "   $P_TPS tx/s"
+    pool_tps=$P_TPS pool_failed=$P_FAILED
+  fi
+  log "== $r: database ceiling (pgbench, $WRK_CONNS clients as wrk's connections)"
+  db_ceiling "$r" "$WRK_CONNS"
+  log "   $P_TPS tx/s"
+  pool_tps=${pool_tps:-$P_TPS}
+  log "== $r: HTTP ceiling (http_ceiling, GET $SIZE_GET B, POST $SIZE_POST B)"
+  http_ceiling "$r" "${ROUTE_SCRIPT[$r]}" "$SIZE_GET" "$SIZE_POST"
+  log "   $H_RPS req/s"
+  TOTAL_ERRORS=$((TOTAL_ERRORS + S_ERRORS + H_ERRORS + P_FAILED + pool_failed))
+  jq -n --argjson rps "$S_RPS" --argjson p50_ms "$S_P50" --argjson p99_ms "$S_P99" \
+    --argjson max_ms "$S_MAX" --argjson requests "$S_REQUESTS" \
+    --argjson errors "$S_ERRORS" --argjson non_2xx "$S_NON2XX" --argjson socket_errors "$S_SOCKET" \
+    --argjson rss_kb "$S_HWM" --argjson rss_end_kb "$S_RSS_END" --argjson rss_sampled_max_kb "$S_RSS_SAMPLED" \
+    --argjson rss_first_min_kb "$S_RSS_FIRST" --argjson rss_last_min_kb "$S_RSS_LAST" \
+    --argjson db_ceiling_rps "$P_TPS" --argjson db_ceiling_failed "$P_FAILED" \
+    --argjson db_ceiling_pool_rps "$pool_tps" --argjson ratio_db_pool "$(div "$S_RPS" "$pool_tps" 3)" \
+    --argjson http_ceiling_rps "$H_RPS" --argjson http_ceiling_errors "$H_ERRORS" \
+    --argjson answer_bytes "$SIZE_GET" --argjson answer_bytes_post "$SIZE_POST" \
+    --argjson ratio_db "$(div "$S_RPS" "$P_TPS" 3)" --argjson ratio_http "$(div "$S_RPS" "$H_RPS" 3)" \
+    --argjson cpu "$S_CPU" \
+    --argjson outbox_pending_at_end "$S_OUTBOX" --argjson outbox_drain_s "$S_OUTBOX_DRAIN" \
+    --argjson outbox_failed "$S_OUTBOX_FAILED" \
+    '$ARGS.named
+     | .cpu += {server_us_per_req: (if .rps > 0 then (.cpu.server_pct * 10000 / .rps | round) else null end),
+                postgres_us_per_req: (if .rps > 0 then (.cpu.postgres_pct * 10000 / .rps | round) else null end)}' \
+    >"$WORK/json/route-$r.json"
+}
+# The answer sizes of the route (for its HTTP ceiling), on a fresh server.
+start_server_sizes() {
+  start_server
+  case $1 in
+    get_room) SIZE_GET=$(answer_bytes get); SIZE_POST=$SIZE_GET ;;
+    post_message) SIZE_GET=$(answer_bytes post); SIZE_POST=$SIZE_GET ;;
+    create_room) SIZE_GET=$(answer_bytes create); SIZE_POST=$SIZE_GET ;;
+    mixed) SIZE_GET=$(answer_bytes get); SIZE_POST=$(answer_bytes post) ;;
+  esac
+}
+
