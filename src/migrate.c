@@ -6,6 +6,7 @@
 
 #include "embedded.h"
 #include "log.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +38,9 @@ static bool migrate_ok(PGconn *pg, PGresult *res, const char *what)
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok) {
         char msg[512];
-        snprintf(msg, sizeof msg, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
-        msg[strcspn(msg, "\n")] = '\0';
-        log_error("migration step failed (%s): %s", what, msg);
+        log_error("migration step failed (%s): %s", what,
+                  text_first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(pg), msg,
+                                  sizeof msg));
     }
     return ok;
 }
