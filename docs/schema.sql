@@ -6,6 +6,125 @@
 --
 
 --
+-- Name: chat_archive_extend(timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_archive_extend(p_from timestamp with time zone, p_until timestamp with time zone, p_span_seconds integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_start timestamptz;
+    v_end timestamptz;
+    v_name text;
+    v_created integer := 0;
+BEGIN
+    SELECT max((regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                             'TO \(''([^'']+)''\)'))[1]::timestamptz)
+      INTO v_start
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'message_archive'::regclass;
+    IF v_start IS NULL THEN
+        v_start := to_timestamp(floor(extract(epoch FROM p_from) / p_span_seconds)
+                                * p_span_seconds);
+    END IF;
+    WHILE v_start <= p_until LOOP
+        v_end := v_start + make_interval(secs => p_span_seconds);
+        v_name := 'message_archive_' || to_char(v_start AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS');
+        EXECUTE format('CREATE TABLE %I (LIKE message_archive INCLUDING DEFAULTS)', v_name);
+        EXECUTE format('INSERT INTO %I SELECT * FROM message_archive_default
+                         WHERE stored_at >= $1 AND stored_at < $2', v_name)
+          USING v_start, v_end;
+        IF FOUND THEN
+            DELETE FROM message_archive_default WHERE stored_at >= v_start AND stored_at < v_end;
+        END IF;
+        EXECUTE format('ALTER TABLE message_archive ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                       v_name, v_start, v_end);
+        v_created := v_created + 1;
+        v_start := v_end;
+    END LOOP;
+    RETURN v_created;
+END;
+$_$;
+
+--
+-- Name: chat_archive_maintain(timestamp with time zone, integer, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_archive_maintain(p_now timestamp with time zone, p_span_seconds integer, p_retention_days integer, p_request_id text DEFAULT NULL::text) RETURNS TABLE(created integer, dropped integer, rows_dropped bigint, rows_kept bigint)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_cutoff timestamptz := p_now - make_interval(days => p_retention_days);
+    v_part record;
+    v_rows bigint;
+    v_kept bigint;
+    v_released bigint;
+BEGIN
+    created := chat_archive_extend(p_now, p_now + make_interval(secs => 2 * p_span_seconds),
+                                   p_span_seconds);
+    dropped := 0;
+    rows_dropped := 0;
+    rows_kept := 0;
+    IF p_retention_days <= 0 THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    FOR v_part IN
+        SELECT c.relname AS name,
+               (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                             'TO \(''([^'']+)''\)'))[1]::timestamptz AS ends
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'message_archive'::regclass
+         ORDER BY 2
+    LOOP
+        CONTINUE WHEN v_part.ends IS NULL OR v_part.ends > v_cutoff;
+        EXECUTE format(
+            'INSERT INTO message_archive_held SELECT * FROM %I a
+              WHERE a.sender IN (SELECT subject FROM legal_holds
+                                  WHERE lifted_at IS NULL AND kind = ''user'')
+                 OR a.room_id IN (SELECT subject FROM legal_holds
+                                   WHERE lifted_at IS NULL AND kind = ''room'')
+             ON CONFLICT (id) DO NOTHING', v_part.name);
+        GET DIAGNOSTICS v_kept = ROW_COUNT;
+        EXECUTE format('SELECT count(*) FROM %I', v_part.name) INTO v_rows;
+        EXECUTE format('ALTER TABLE message_archive DETACH PARTITION %I', v_part.name);
+        EXECUTE format('DROP TABLE %I', v_part.name);
+        INSERT INTO audit_log (actor, action, subject, details, request_id)
+             VALUES ('retention', 'retention_drop', v_part.name,
+                     jsonb_build_object('rows', v_rows, 'kept_under_hold', v_kept,
+                                        'partition_end', v_part.ends, 'cutoff', v_cutoff,
+                                        'retention_days', p_retention_days),
+                     p_request_id);
+        dropped := dropped + 1;
+        rows_dropped := rows_dropped + v_rows - v_kept;
+        rows_kept := rows_kept + v_kept;
+    END LOOP;
+    DELETE FROM message_archive_held h
+     WHERE h.stored_at < v_cutoff AND NOT chat_is_held(h.sender, h.room_id);
+    GET DIAGNOSTICS v_released = ROW_COUNT;
+    IF v_released > 0 THEN
+        INSERT INTO audit_log (actor, action, subject, details, request_id)
+             VALUES ('retention', 'retention_release', 'message_archive_held',
+                     jsonb_build_object('rows', v_released, 'cutoff', v_cutoff), p_request_id);
+        rows_dropped := rows_dropped + v_released;
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+
+--
+-- Name: chat_audit(text, text, text, text, jsonb, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_audit(p_actor text, p_action text, p_subject text, p_reason text, p_details jsonb, p_request_id text) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    INSERT INTO audit_log (actor, action, subject, reason, details, request_id)
+         VALUES (p_actor, p_action, p_subject, p_reason, p_details, p_request_id)
+      RETURNING id;
+$$;
+
+--
 -- Name: chat_create_room(text, text, text[], text, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -57,10 +176,10 @@ END;
 $$;
 
 --
--- Name: chat_expire(integer); Type: PROCEDURE; Schema: public; Owner: -
+-- Name: chat_expire(integer, integer, integer); Type: PROCEDURE; Schema: public; Owner: -
 --
 
-CREATE PROCEDURE public.chat_expire(IN p_batch_size integer DEFAULT 1000)
+CREATE PROCEDURE public.chat_expire(IN p_batch_size integer DEFAULT 1000, IN p_span_seconds integer DEFAULT 2592000, IN p_retention_days integer DEFAULT 365)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -75,6 +194,8 @@ BEGIN
         COMMIT;
         EXIT WHEN v_deleted < p_batch_size;
     END LOOP;
+    PERFORM chat_archive_maintain(now(), p_span_seconds, p_retention_days);
+    COMMIT;
     PERFORM pg_advisory_unlock(7462630402);
 END;
 $$;
@@ -103,6 +224,56 @@ CREATE FUNCTION public.chat_expire_batch(p_batch_size integer) RETURNS integer
 $$;
 
 --
+-- Name: chat_hold_lift(bigint, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_hold_lift(p_id bigint, p_actor text, p_reason text, p_request_id text) RETURNS TABLE(status text, lifted_at timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_kind text;
+    v_subject text;
+BEGIN
+    UPDATE legal_holds h
+       SET lifted_at = now(), lifted_by = p_actor, lift_reason = p_reason
+     WHERE h.id = p_id AND h.lifted_at IS NULL
+    RETURNING h.kind, h.subject INTO v_kind, v_subject;
+    IF NOT FOUND THEN
+        SELECT h.lifted_at INTO lifted_at FROM legal_holds h WHERE h.id = p_id;
+        status := CASE WHEN FOUND THEN 'already' ELSE 'not_found' END;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    INSERT INTO audit_log (actor, action, subject, reason, details, request_id)
+         VALUES (p_actor, 'hold_lift', v_kind || ':' || v_subject, p_reason,
+                 jsonb_build_object('hold', p_id), p_request_id);
+    status := 'lifted';
+    lifted_at := now();
+    RETURN NEXT;
+END;
+$$;
+
+--
+-- Name: chat_hold_set(text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_hold_set(p_kind text, p_subject text, p_reason text, p_actor text, p_request_id text) RETURNS TABLE(id bigint, created_at timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+BEGIN
+    INSERT INTO legal_holds (kind, subject, reason, created_by)
+         VALUES (p_kind, p_subject, p_reason, p_actor)
+      RETURNING legal_holds.id, legal_holds.created_at INTO id, created_at;
+    INSERT INTO audit_log (actor, action, subject, reason, details, request_id)
+         VALUES (p_actor, 'hold_set', p_kind || ':' || p_subject, p_reason,
+                 jsonb_build_object('hold', id), p_request_id);
+    RETURN NEXT;
+END;
+$$;
+
+--
 -- Name: chat_is_banned(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -113,6 +284,29 @@ CREATE FUNCTION public.chat_is_banned(p_username text) RETURNS boolean
                     WHERE username = p_username AND key = '$banned'
                       AND value ~ '^\s*[-+]?[0-9]');
 $_$;
+
+--
+-- Name: chat_is_held(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_is_held(p_sender text, p_room_id text) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT EXISTS (SELECT 1 FROM legal_holds
+                    WHERE lifted_at IS NULL
+                      AND ((kind = 'user' AND subject = p_sender)
+                        OR (kind = 'room' AND subject = p_room_id)));
+$$;
+
+--
+-- Name: chat_iso_time(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_iso_time(p_time timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+$$;
 
 --
 -- Name: chat_outbox_requeue(); Type: FUNCTION; Schema: public; Owner: -
@@ -134,10 +328,10 @@ END;
 $$;
 
 --
--- Name: chat_post_message(text, text, boolean, boolean, text, boolean, text, text, text, integer, integer, text, text, integer, bytea); Type: FUNCTION; Schema: public; Owner: -
+-- Name: chat_post_message(text, text, boolean, boolean, text, boolean, text, text, text, integer, integer, text, text, integer, bytea, boolean, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.chat_post_message(p_room_id text, p_sender text, p_is_secret boolean, p_store boolean, p_ts text, p_ts_is_string boolean, p_type text, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_push text, p_lease_ms integer, p_token_sha256 bytea) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
+CREATE FUNCTION public.chat_post_message(p_room_id text, p_sender text, p_is_secret boolean, p_store boolean, p_ts text, p_ts_is_string boolean, p_type text, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_push text, p_lease_ms integer, p_token_sha256 bytea, p_archive boolean, p_request_id text) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
     LANGUAGE plpgsql
     AS $_$
 #variable_conflict use_column
@@ -184,10 +378,9 @@ BEGIN
                                         WHERE u.room_id = r.id AND u.username = p_sender))
         RETURNING r.last_seq INTO v_seq;
         IF FOUND THEN
-            INSERT INTO messages (room_id, seq, ts, ts_is_string, sender, type, message, json_text)
-                 VALUES (p_room_id, v_seq, p_ts, p_ts_is_string, p_sender, p_type, p_message,
-                         p_json);
-            DELETE FROM messages m WHERE m.room_id = p_room_id AND m.seq <= v_seq - p_max_messages;
+            PERFORM chat_store_message(p_room_id, v_seq, p_ts, p_ts_is_string, p_sender, p_type,
+                                       p_message, p_json, p_max_messages, p_archive,
+                                       p_request_id);
             IF p_notify_data IS NOT NULL THEN
                 RETURN QUERY
                 SELECT 'ok'::text, q.id, q.to_user, q.type, q.data, q.push
@@ -263,10 +456,280 @@ END;
 $_$;
 
 --
--- Name: chat_system_message(text, text, text[], text, boolean, text, text, integer, integer, text, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: chat_record_guard(); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.chat_system_message(p_id text, p_type text, p_users text[], p_ts text, p_ts_is_string boolean, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_lease_ms integer) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
+CREATE FUNCTION public.chat_record_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_stack text;
+BEGIN
+    GET DIAGNOSTICS v_stack = PG_CONTEXT;
+    IF TG_TABLE_NAME <> 'audit_log' AND TG_LEVEL = 'ROW' AND
+       v_stack ~ 'PL/pgSQL function (chat_redact_message|chat_redact_user|chat_archive_maintain|chat_archive_extend)\(' THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'the record changes only through chat_redact_message, chat_redact_user and retention';
+END;
+$$;
+
+--
+-- Name: message_archive; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_archive (
+    id bigint NOT NULL,
+    stored_at timestamp with time zone NOT NULL,
+    room_id text NOT NULL,
+    sender text NOT NULL,
+    type text NOT NULL,
+    ts text NOT NULL,
+    ts_is_string boolean NOT NULL,
+    message text,
+    json_text text,
+    request_id text,
+    redacted_at timestamp with time zone,
+    redacted_by text,
+    redaction_reason text
+)
+PARTITION BY RANGE (stored_at);
+
+--
+-- Name: message_archive_held; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_archive_held (
+    id bigint NOT NULL,
+    stored_at timestamp with time zone NOT NULL,
+    room_id text NOT NULL,
+    sender text NOT NULL,
+    type text NOT NULL,
+    ts text NOT NULL,
+    ts_is_string boolean NOT NULL,
+    message text,
+    json_text text,
+    request_id text,
+    redacted_at timestamp with time zone,
+    redacted_by text,
+    redaction_reason text
+);
+
+--
+-- Name: message_record; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.message_record AS
+ SELECT message_archive.id,
+    message_archive.stored_at,
+    message_archive.room_id,
+    message_archive.sender,
+    message_archive.type,
+    message_archive.ts,
+    message_archive.ts_is_string,
+    message_archive.message,
+    message_archive.json_text,
+    message_archive.request_id,
+    message_archive.redacted_at,
+    message_archive.redacted_by,
+    message_archive.redaction_reason
+   FROM public.message_archive
+UNION ALL
+ SELECT message_archive_held.id,
+    message_archive_held.stored_at,
+    message_archive_held.room_id,
+    message_archive_held.sender,
+    message_archive_held.type,
+    message_archive_held.ts,
+    message_archive_held.ts_is_string,
+    message_archive_held.message,
+    message_archive_held.json_text,
+    message_archive_held.request_id,
+    message_archive_held.redacted_at,
+    message_archive_held.redacted_by,
+    message_archive_held.redaction_reason
+   FROM public.message_archive_held;
+
+--
+-- Name: chat_record_search(text, text, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_record_search(p_user text, p_room text, p_since timestamp with time zone, p_until timestamp with time zone, p_before bigint, p_limit integer) RETURNS SETOF public.message_record
+    LANGUAGE plpgsql STABLE
+    AS $_$
+BEGIN
+    RETURN QUERY EXECUTE
+        'SELECT * FROM message_record
+          WHERE ($1::text IS NULL OR sender = $1) AND ($2::text IS NULL OR room_id = $2)
+            AND ($3::timestamptz IS NULL OR stored_at >= $3)
+            AND ($4::timestamptz IS NULL OR stored_at < $4)
+            AND ($5::bigint IS NULL OR id < $5)
+          ORDER BY id DESC
+          LIMIT $6'
+        USING p_user, p_room, p_since, p_until, p_before, p_limit;
+END;
+$_$;
+
+--
+-- Name: chat_redact_message(bigint, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_redact_message(p_id bigint, p_actor text, p_reason text, p_request_id text) RETURNS TABLE(status text, redacted_at timestamp with time zone, wiped boolean)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_room text;
+    v_sender text;
+    v_when timestamptz;
+    v_wiped boolean;
+    v_held boolean;
+BEGIN
+    SELECT r.room_id, r.sender, r.redacted_at, r.message IS NULL
+      INTO v_room, v_sender, v_when, v_wiped
+      FROM message_record r WHERE r.id = p_id;
+    IF NOT FOUND THEN
+        status := 'not_found';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    v_held := chat_is_held(v_sender, v_room);
+    IF v_when IS NULL THEN
+        UPDATE message_archive a
+           SET redacted_at = now(), redacted_by = p_actor, redaction_reason = p_reason,
+               message = CASE WHEN v_held THEN a.message END,
+               json_text = CASE WHEN v_held THEN a.json_text END
+         WHERE a.id = p_id AND a.redacted_at IS NULL;
+        IF NOT FOUND THEN
+            UPDATE message_archive_held a
+               SET redacted_at = now(), redacted_by = p_actor, redaction_reason = p_reason,
+                   message = CASE WHEN v_held THEN a.message END,
+                   json_text = CASE WHEN v_held THEN a.json_text END
+             WHERE a.id = p_id AND a.redacted_at IS NULL;
+        END IF;
+        IF FOUND THEN
+            DELETE FROM messages m WHERE m.room_id = v_room AND m.id = p_id;
+            INSERT INTO audit_log (actor, action, subject, reason, details, request_id)
+                 VALUES (p_actor, 'redact_message', p_id::text, p_reason,
+                         jsonb_build_object('room', v_room, 'sender', v_sender,
+                                            'wiped', NOT v_held),
+                         p_request_id);
+            status := 'redacted';
+            redacted_at := now();
+            wiped := NOT v_held;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        -- Redacted meanwhile by a concurrent call.
+        SELECT r.redacted_at, r.message IS NULL INTO v_when, v_wiped
+          FROM message_record r WHERE r.id = p_id;
+    END IF;
+    status := 'already';
+    redacted_at := v_when;
+    wiped := v_wiped;
+    RETURN NEXT;
+END;
+$$;
+
+--
+-- Name: chat_redact_user(text, timestamp with time zone, boolean, text, text, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_redact_user(p_user text, p_since timestamp with time zone, p_erase boolean, p_actor text, p_reason text, p_batch integer, p_request_id text) RETURNS TABLE(status text, redacted integer)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_count integer;
+    v_more integer := 0;
+BEGIN
+    IF p_erase AND (
+           EXISTS (SELECT 1 FROM legal_holds h
+                    WHERE h.lifted_at IS NULL AND h.kind = 'user' AND h.subject = p_user)
+        OR EXISTS (SELECT 1 FROM message_record r
+                     JOIN legal_holds h ON h.lifted_at IS NULL AND h.kind = 'room'
+                                       AND h.subject = r.room_id
+                    WHERE r.sender = p_user AND (p_since IS NULL OR r.stored_at >= p_since))) THEN
+        status := 'held';
+        redacted := 0;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    WITH batch AS (
+        SELECT a.id, a.stored_at FROM message_archive a
+         WHERE a.sender = p_user AND a.redacted_at IS NULL
+           AND (p_since IS NULL OR a.stored_at >= p_since)
+         ORDER BY a.id
+         LIMIT p_batch
+           FOR UPDATE
+    ), done AS (
+        UPDATE message_archive a
+           SET redacted_at = now(), redacted_by = p_actor, redaction_reason = p_reason,
+               message = CASE WHEN p_erase THEN NULL ELSE a.message END,
+               json_text = CASE WHEN p_erase THEN NULL ELSE a.json_text END
+          FROM batch b
+         WHERE a.id = b.id AND a.stored_at = b.stored_at
+        RETURNING a.id, a.room_id
+    ), gone AS (
+        DELETE FROM messages m USING done d WHERE m.room_id = d.room_id AND m.id = d.id
+    )
+    SELECT count(*) INTO v_count FROM done;
+    IF v_count < p_batch THEN
+        WITH done AS (
+            UPDATE message_archive_held a
+               SET redacted_at = now(), redacted_by = p_actor, redaction_reason = p_reason,
+                   message = CASE WHEN p_erase THEN NULL ELSE a.message END,
+                   json_text = CASE WHEN p_erase THEN NULL ELSE a.json_text END
+             WHERE a.sender = p_user AND a.redacted_at IS NULL
+               AND (p_since IS NULL OR a.stored_at >= p_since)
+            RETURNING a.id
+        )
+        SELECT count(*) INTO v_more FROM done;
+    END IF;
+    IF v_count + v_more > 0 THEN
+        INSERT INTO audit_log (actor, action, subject, reason, details, request_id)
+             VALUES (p_actor, 'redact_user', p_user, p_reason,
+                     jsonb_build_object('redacted', v_count + v_more, 'since', p_since,
+                                        'erase', p_erase),
+                     p_request_id);
+    END IF;
+    status := 'ok';
+    redacted := v_count + v_more;
+    RETURN NEXT;
+END;
+$$;
+
+--
+-- Name: chat_store_message(text, bigint, text, boolean, text, text, text, text, integer, boolean, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_store_message(p_room_id text, p_seq bigint, p_ts text, p_ts_is_string boolean, p_sender text, p_type text, p_message text, p_json text, p_max_messages integer, p_archive boolean, p_request_id text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    INSERT INTO messages (room_id, seq, ts, ts_is_string, sender, type, message, json_text)
+         VALUES (p_room_id, p_seq, p_ts, p_ts_is_string, p_sender, p_type, p_message, p_json)
+      RETURNING messages.id INTO v_id;
+    DELETE FROM messages m WHERE m.room_id = p_room_id AND m.seq <= p_seq - p_max_messages;
+    IF p_archive THEN
+        INSERT INTO message_archive (id, stored_at, room_id, sender, type, ts, ts_is_string,
+                                     message, json_text, request_id)
+             VALUES (v_id, now(), p_room_id, p_sender, p_type, p_ts, p_ts_is_string,
+                     p_message, p_json, p_request_id);
+    END IF;
+    RETURN v_id;
+END;
+$$;
+
+--
+-- Name: chat_system_message(text, text, text[], text, boolean, text, text, integer, integer, text, integer, boolean, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_system_message(p_id text, p_type text, p_users text[], p_ts text, p_ts_is_string boolean, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_lease_ms integer, p_archive boolean, p_request_id text) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
     LANGUAGE plpgsql
     AS $_$
 BEGIN
@@ -278,7 +741,8 @@ BEGIN
     RETURN QUERY
     SELECT * FROM chat_post_message(p_id, '$$', true, true, p_ts, p_ts_is_string, 'event',
                                     p_message, p_json, p_max_messages, p_ttl_seconds,
-                                    p_notify_data, NULL, p_lease_ms, NULL);
+                                    p_notify_data, NULL, p_lease_ms, NULL, p_archive,
+                                    p_request_id);
 END;
 $_$;
 
@@ -293,6 +757,38 @@ CREATE FUNCTION public.chat_token_digest(p_token text) RETURNS bytea
 $$;
 
 --
+-- Name: audit_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    subject text,
+    reason text,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    request_id text
+);
+
+--
+-- Name: audit_log_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: audit_log_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.audit_log_id_seq OWNED BY public.audit_log.id;
+
+--
 -- Name: auth_tokens; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -302,6 +798,71 @@ CREATE TABLE public.auth_tokens (
     expires_at timestamp with time zone,
     token_sha256 bytea GENERATED ALWAYS AS (public.chat_token_digest(token)) STORED
 );
+
+--
+-- Name: legal_holds; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.legal_holds (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    subject text NOT NULL,
+    reason text NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    lifted_at timestamp with time zone,
+    lifted_by text,
+    lift_reason text,
+    CONSTRAINT legal_holds_kind_check CHECK ((kind = ANY (ARRAY['user'::text, 'room'::text])))
+);
+
+--
+-- Name: legal_holds_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.legal_holds_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: legal_holds_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.legal_holds_id_seq OWNED BY public.legal_holds.id;
+
+--
+-- Name: message_archive_default; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_archive_default (
+    id bigint NOT NULL,
+    stored_at timestamp with time zone NOT NULL,
+    room_id text NOT NULL,
+    sender text NOT NULL,
+    type text NOT NULL,
+    ts text NOT NULL,
+    ts_is_string boolean NOT NULL,
+    message text,
+    json_text text,
+    request_id text,
+    redacted_at timestamp with time zone,
+    redacted_by text,
+    redaction_reason text
+);
+
+--
+-- Name: message_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.message_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
 
 --
 -- Name: messages; Type: TABLE; Schema: public; Owner: -
@@ -316,7 +877,8 @@ CREATE TABLE public.messages (
     type text NOT NULL,
     message text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    json_text text
+    json_text text,
+    id bigint DEFAULT nextval('public.message_id_seq'::regclass) NOT NULL
 );
 
 --
@@ -398,10 +960,35 @@ CREATE TABLE public.usermeta (
 );
 
 --
+-- Name: message_archive_default; Type: TABLE ATTACH; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_archive ATTACH PARTITION public.message_archive_default DEFAULT;
+
+--
+-- Name: audit_log id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_log ALTER COLUMN id SET DEFAULT nextval('public.audit_log_id_seq'::regclass);
+
+--
+-- Name: legal_holds id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.legal_holds ALTER COLUMN id SET DEFAULT nextval('public.legal_holds_id_seq'::regclass);
+
+--
 -- Name: notification_outbox id; Type: DEFAULT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.notification_outbox ALTER COLUMN id SET DEFAULT nextval('public.notification_outbox_id_seq'::regclass);
+
+--
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
 --
 -- Name: auth_tokens auth_tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -409,6 +996,34 @@ ALTER TABLE ONLY public.notification_outbox ALTER COLUMN id SET DEFAULT nextval(
 
 ALTER TABLE ONLY public.auth_tokens
     ADD CONSTRAINT auth_tokens_pkey PRIMARY KEY (token);
+
+--
+-- Name: legal_holds legal_holds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.legal_holds
+    ADD CONSTRAINT legal_holds_pkey PRIMARY KEY (id);
+
+--
+-- Name: message_archive message_archive_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_archive
+    ADD CONSTRAINT message_archive_pkey PRIMARY KEY (id, stored_at);
+
+--
+-- Name: message_archive_default message_archive_default_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_archive_default
+    ADD CONSTRAINT message_archive_default_pkey PRIMARY KEY (id, stored_at);
+
+--
+-- Name: message_archive_held message_archive_held_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_archive_held
+    ADD CONSTRAINT message_archive_held_pkey PRIMARY KEY (id);
 
 --
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -459,6 +1074,48 @@ ALTER TABLE ONLY public.usermeta
 CREATE UNIQUE INDEX auth_tokens_token_sha256_key ON public.auth_tokens USING btree (token_sha256);
 
 --
+-- Name: legal_holds_active_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX legal_holds_active_idx ON public.legal_holds USING btree (kind, subject) WHERE (lifted_at IS NULL);
+
+--
+-- Name: message_archive_room_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_archive_room_idx ON ONLY public.message_archive USING btree (room_id, id);
+
+--
+-- Name: message_archive_default_room_id_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_archive_default_room_id_id_idx ON public.message_archive_default USING btree (room_id, id);
+
+--
+-- Name: message_archive_sender_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_archive_sender_idx ON ONLY public.message_archive USING btree (sender, id);
+
+--
+-- Name: message_archive_default_sender_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_archive_default_sender_id_idx ON public.message_archive_default USING btree (sender, id);
+
+--
+-- Name: message_archive_held_room_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_archive_held_room_idx ON public.message_archive_held USING btree (room_id, id);
+
+--
+-- Name: message_archive_held_sender_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX message_archive_held_sender_idx ON public.message_archive_held USING btree (sender, id);
+
+--
 -- Name: notification_outbox_due_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -469,6 +1126,60 @@ CREATE INDEX notification_outbox_due_idx ON public.notification_outbox USING btr
 --
 
 CREATE INDEX rooms_expires_hour_idx ON public.rooms USING btree (expires_hour);
+
+--
+-- Name: message_archive_default_pkey; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.message_archive_pkey ATTACH PARTITION public.message_archive_default_pkey;
+
+--
+-- Name: message_archive_default_room_id_id_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.message_archive_room_idx ATTACH PARTITION public.message_archive_default_room_id_id_idx;
+
+--
+-- Name: message_archive_default_sender_id_idx; Type: INDEX ATTACH; Schema: public; Owner: -
+--
+
+ALTER INDEX public.message_archive_sender_idx ATTACH PARTITION public.message_archive_default_sender_id_idx;
+
+--
+-- Name: audit_log audit_log_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE ON public.audit_log FOR EACH ROW EXECUTE FUNCTION public.chat_record_guard();
+
+--
+-- Name: audit_log audit_log_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION public.chat_record_guard();
+
+--
+-- Name: message_archive message_archive_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER message_archive_append_only BEFORE DELETE OR UPDATE ON public.message_archive FOR EACH ROW EXECUTE FUNCTION public.chat_record_guard();
+
+--
+-- Name: message_archive_held message_archive_held_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER message_archive_held_append_only BEFORE DELETE OR UPDATE ON public.message_archive_held FOR EACH ROW EXECUTE FUNCTION public.chat_record_guard();
+
+--
+-- Name: message_archive_held message_archive_held_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER message_archive_held_no_truncate BEFORE TRUNCATE ON public.message_archive_held FOR EACH STATEMENT EXECUTE FUNCTION public.chat_record_guard();
+
+--
+-- Name: message_archive message_archive_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER message_archive_no_truncate BEFORE TRUNCATE ON public.message_archive FOR EACH STATEMENT EXECUTE FUNCTION public.chat_record_guard();
 
 --
 -- Name: messages messages_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -1,11 +1,16 @@
 /* app: state and dispatch. */
 #include "app.h"
 
+#include "body.h"
 #include "handlers.h"
 #include "log.h"
+#include "moderation.h"
 #include "ops.h"
+#include "text.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +25,15 @@ static app_handler *const APP_HANDLERS[ROUTE_LAST + 1] = {
     [ROUTE_GET_ROOM] = handlers_get_room,
     [ROUTE_POST_MESSAGE] = handlers_post_message,
     [ROUTE_SYSTEM_MESSAGE] = handlers_system_message,
+    [ROUTE_HISTORY] = handlers_history,
+    [ROUTE_RECORD_SEARCH] = moderation_search,
+    [ROUTE_RECORD_EXPORT] = moderation_export,
+    [ROUTE_REDACT_MESSAGE] = moderation_redact_message,
+    [ROUTE_REDACT_USER] = moderation_redact_user,
+    [ROUTE_HOLDS] = moderation_holds,
+    [ROUTE_HOLD_SET] = moderation_hold_set,
+    [ROUTE_HOLD_LIFT] = moderation_hold_lift,
+    [ROUTE_AUDIT] = moderation_audit,
 };
 
 void app_init(struct app *app, const struct config *cfg, struct store *store,
@@ -41,6 +55,51 @@ void app_init(struct app *app, const struct config *cfg, struct store *store,
     strftime(app->start_date, sizeof app->start_date, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
     if (gethostname(app->hostname, sizeof app->hostname - 1) != 0)
         strcpy(app->hostname, "localhost");
+}
+
+/* Body problems found before the token is checked, as restify's body
+ * parser did: not JSON (400 InvalidContent), or sent in a way that cannot
+ * be meant (JSON as a form: 400; multipart: 415). */
+bool app_parse_body(struct app *app, const struct http_request *req,
+                    struct json_object **body, struct http_response *resp)
+{
+    struct body_refusal no;
+    if (!body_acceptable(req->content_type, req->body, req->body_len, &no)) {
+        http_response_error(resp, no.status, no.code, no.message);
+        return false;
+    }
+    char err[128];
+    if (body_parse(req->content_type, req->body, req->body_len, (int)app->cfg->max_json_depth,
+                   body, err, sizeof err))
+        return true;
+    char msg[160];
+    snprintf(msg, sizeof msg, "Invalid JSON: %s", err);
+    http_response_error(resp, 400, "InvalidContent", msg);
+    return false;
+}
+
+bool app_page_query(const struct http_request *req, long max, long default_limit,
+                    long long *before, long *limit, struct http_response *resp)
+{
+    bool bad = false;
+    char *b = http_query(req, "before", &bad);
+    char *l = http_query(req, "limit", &bad);
+    long long n = default_limit;
+    char msg[96];
+    *before = 0;
+    if (bad || (b && !text_parse_positive(b, INT64_MAX, before))) {
+        http_response_error(resp, 400, "BadRequest",
+                            "before must be the next cursor of an earlier page");
+        bad = true;
+    } else if (l && !text_parse_positive(l, max, &n)) {
+        snprintf(msg, sizeof msg, "limit must be a whole number from 1 to %ld", max);
+        http_response_error(resp, 400, "BadRequest", msg);
+        bad = true;
+    }
+    *limit = (long)n;
+    free(b);
+    free(l);
+    return !bad;
 }
 
 void app_dispatch(void *appv, const struct http_request *req, struct http_response *resp)

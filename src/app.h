@@ -33,6 +33,21 @@ typedef void app_handler(struct app *app, const struct http_request *req,
 void app_init(struct app *app, const struct config *cfg, struct store *store,
               struct token_cache *tokens, struct statsd *sd);
 
+/* Parses REQ's body into *BODY (caller puts it; NULL for no body). False,
+ * with the answer in RESP, for the problems found before the token is
+ * checked, as restify's body parser did: not JSON (400 InvalidContent),
+ * JSON sent as a form (400), multipart (415). */
+__attribute__((warn_unused_result))
+bool app_parse_body(struct app *app, const struct http_request *req, struct json_object **body,
+                    struct http_response *resp);
+
+/* The bounds of a page from REQ's query: "before" (a cursor, the "next" of
+ * the previous page; *BEFORE 0 when absent) and "limit" (1 to MAX,
+ * DEFAULT_LIMIT when absent). False with a 400 answered in RESP. */
+__attribute__((warn_unused_result))
+bool app_page_query(const struct http_request *req, long max, long default_limit,
+                    long long *before, long *limit, struct http_response *resp);
+
 /* The http_handler: routes REQ and fills RESP: 404 for an unknown path,
  * 405 for a known path with another method, else the route's handler.
  * APPV is a struct app. */

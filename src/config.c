@@ -88,6 +88,14 @@ static const struct config_var CONFIG_VARS[] = {
       "prefix of every statsd key" },
     { "STATSD_SAMPLE_PERCENT", CONFIG_INT, FIELD(statsd_sample_percent), "10", 0, 100,
       "share of requests counted in statsd (the original sampled 10 %)" },
+    { "ARCHIVE", CONFIG_STRING, FIELD(archive), "on", 0, 0,
+      "on: every message is also kept in the record (message_archive); off: not kept" },
+    { "ARCHIVE_RETENTION_DAYS", CONFIG_INT, FIELD(archive_retention_days), "365", 0, 36500,
+      "the record's partitions older than this are dropped (held messages kept); 0: keep all" },
+    { "ARCHIVE_PARTITION_SECONDS", CONFIG_INT, FIELD(archive_partition_seconds), "2592000", 1,
+      31536000, "span of one partition of the record (30 days)" },
+    { "ARCHIVE_CLOCK_OFFSET_SECONDS", CONFIG_INT, FIELD(archive_clock_offset_seconds), "0", 0,
+      3153600000L, "the record's job acts this much later than now (tests, drills); 0 otherwise" },
     { "NODE_ENV", CONFIG_STRING, FIELD(node_env), "development", 0, 0,
       "production, or anything else for development" },
     { "LOG_LEVEL", CONFIG_STRING, FIELD(log_level), "info", 0, 0,
@@ -138,7 +146,10 @@ bool config_load(struct config *cfg, char *err, size_t errlen)
     /* Routes are matched segment by segment: keep the prefix bare. */
     while (*cfg->route_prefix == '/')
         cfg->route_prefix++;
-    return config_check(cfg, err, errlen);
+    if (!config_check(cfg, err, errlen))
+        return false;
+    cfg->archive_on = strcmp(cfg->archive, "on") == 0;
+    return true;
 }
 
 static bool config_check(const struct config *cfg, char *err, size_t errlen)
@@ -159,6 +170,10 @@ static bool config_check(const struct config *cfg, char *err, size_t errlen)
     if (strcmp(cfg->notifications_protocol, "http") != 0 &&
         strcmp(cfg->notifications_protocol, "https") != 0) {
         snprintf(err, errlen, "NOTIFICATIONS_PORT_8080_TCP_PROTOCOL must be http or https");
+        return false;
+    }
+    if (strcmp(cfg->archive, "on") != 0 && strcmp(cfg->archive, "off") != 0) {
+        snprintf(err, errlen, "ARCHIVE must be on or off");
         return false;
     }
     return true;

@@ -44,6 +44,11 @@ struct config {
     long statsd_port;
     const char *statsd_prefix;
     long statsd_sample_percent;
+    const char *archive;            /* "on" or "off": the record (message_archive) */
+    bool archive_on;                /* archive == "on" */
+    long archive_retention_days;    /* 0: keep everything */
+    long archive_partition_seconds;
+    long archive_clock_offset_seconds; /* tests and drills: the archive job's clock ahead */
     const char *node_env;
     const char *log_level;
 };

@@ -27,12 +27,17 @@ long expiry_run_once(struct store *st, long batch_size)
 {
     long deleted = 0;
     bool skipped = false;
-    if (store_expire_rooms(st, batch_size, &deleted, &skipped, NULL) != STORE_OK)
+    struct store_archive_report a;
+    if (store_expire_rooms(st, batch_size, &deleted, &skipped, &a, NULL) != STORE_OK)
         return -1;
     if (skipped)
         log_info("expiry job skipped: another server is running it");
     else if (deleted > 0)
         log_info("expiry job deleted %ld rooms", deleted);
+    if (a.created > 0 || a.dropped > 0)
+        log_info("record: %ld partitions created, %ld dropped by retention (%ld messages, "
+                 "%ld kept under a legal hold)", a.created, a.dropped, a.rows_dropped,
+                 a.rows_kept);
     return deleted;
 }
 

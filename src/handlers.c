@@ -7,11 +7,17 @@
 #include "message.h"
 #include "reply.h"
 #include "room.h"
+#include "record.h"
 #include "store.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A history page: 50 messages unless asked, at most 100. */
+#define HANDLERS_HISTORY_DEFAULT 50
+#define HANDLERS_HISTORY_MAX 100
 
 /* One post, as caller_write runs it. */
 struct handlers_post {
@@ -22,42 +28,25 @@ struct handlers_post {
     const char *req_id;
 };
 
-static bool handlers_parse_body(struct app *app, const struct http_request *req,
-                                struct json_object **body, struct http_response *resp);
+static bool handlers_users_have(struct json_object *users, const char *username);
 static bool handlers_room_has_user(struct json_object *room, const char *username);
 static bool handlers_users_exclude(struct json_object *body, const char *username);
 static enum store_result handlers_post(void *cls, const struct caller *who);
 
-/* Body problems found before the token is checked, as restify's body
- * parser did: not JSON (400 InvalidContent), or sent in a way that cannot
- * be meant (JSON as a form: 400; multipart: 415). */
-static bool handlers_parse_body(struct app *app, const struct http_request *req,
-                                struct json_object **body, struct http_response *resp)
+/* True when USERNAME is in USERS (a JSON array of strings). */
+static bool handlers_users_have(struct json_object *users, const char *username)
 {
-    struct body_refusal no;
-    if (!body_acceptable(req->content_type, req->body, req->body_len, &no)) {
-        http_response_error(resp, no.status, no.code, no.message);
-        return false;
-    }
-    char err[128];
-    if (body_parse(req->content_type, req->body, req->body_len, (int)app->cfg->max_json_depth,
-                   body, err, sizeof err))
-        return true;
-    char msg[160];
-    snprintf(msg, sizeof msg, "Invalid JSON: %s", err);
-    http_response_error(resp, 400, "InvalidContent", msg);
+    for (size_t i = 0; i < json_object_array_length(users); i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(users, i)), username) == 0)
+            return true;
     return false;
 }
 
 static bool handlers_room_has_user(struct json_object *room, const char *username)
 {
     struct json_object *users = NULL;
-    if (!json_object_object_get_ex(room, "users", &users))
-        return false;
-    for (size_t i = 0; i < json_object_array_length(users); i++)
-        if (strcmp(json_object_get_string(json_object_array_get_idx(users, i)), username) == 0)
-            return true;
-    return false;
+    return json_object_object_get_ex(room, "users", &users) &&
+           handlers_users_have(users, username);
 }
 
 /* True when BODY.users is an array of strings without USERNAME: the
@@ -87,7 +76,7 @@ void handlers_create_room(struct app *app, const struct http_request *req,
     struct room_spec spec = { 0 };
     struct caller who = { 0 };
     char err[160];
-    if (!handlers_parse_body(app, req, &body, resp) ||
+    if (!app_parse_body(app, req, &body, resp) ||
         !caller_resolve(&app->callers, m->token, &who, resp, req->req_id))
         goto out;
     const char *caller = who.kind == AUTH_SECRET ? NULL : who.username;
@@ -178,7 +167,7 @@ void handlers_post_message(struct app *app, const struct http_request *req,
     struct caller who = { 0 };
     struct message_spec msg;
     char bad[32] = "";
-    if (!handlers_parse_body(app, req, &body, resp))
+    if (!app_parse_body(app, req, &body, resp))
         goto out;
     bool valid = message_spec_parse(body, NULL, app->cfg->max_message_bytes, &msg, bad,
                                     sizeof bad);
@@ -203,6 +192,45 @@ out:
     json_object_put(body);
 }
 
+/* Same authorization as GET room, the messages from the record: a table
+ * token is looked up by the page's own statement. */
+void handlers_history(struct app *app, const struct http_request *req,
+                      const struct route_match *m, struct http_response *resp)
+{
+    struct json_object *users = NULL, *page = NULL;
+    struct caller who = { 0 };
+    char *found = NULL;
+    long long before = 0;
+    long limit = 0;
+    if (!caller_classify(&app->callers, m->token, &who, resp) ||
+        !app_page_query(req, HANDLERS_HISTORY_MAX, HANDLERS_HISTORY_DEFAULT, &before, &limit,
+                        resp))
+        goto out;
+    const char *token = who.kind == AUTH_LOOKUP ? m->token : NULL;
+    enum store_result r = record_history(app->store, m->room_id ? m->room_id : "", token,
+                                         before, limit, &found, &users, &page, req->req_id);
+    if (r != STORE_OK) {
+        reply_store_failure(resp, r);
+        goto out;
+    }
+    if (token) {
+        caller_learned(&app->callers, &who, found);
+        found = NULL;
+    }
+    if (who.kind != AUTH_SECRET && !handlers_users_have(users, who.username)) {
+        reply_store_failure(resp, STORE_NOT_MEMBER);
+        goto out;
+    }
+    resp->json = page;
+    page = NULL;
+    resp->status = 200;
+out:
+    free(found);
+    json_object_put(users);
+    json_object_put(page);
+    caller_free(&who);
+}
+
 /* The API secret only; the room is created when missing. */
 void handlers_system_message(struct app *app, const struct http_request *req,
                              const struct route_match *m, struct http_response *resp)
@@ -212,7 +240,7 @@ void handlers_system_message(struct app *app, const struct http_request *req,
     struct room_spec spec = { 0 };
     struct message_spec msg;
     char err[160];
-    if (!handlers_parse_body(app, req, &body, resp) ||
+    if (!app_parse_body(app, req, &body, resp) ||
         !caller_resolve(&app->callers, m->token, &who, resp, req->req_id))
         goto out;
     if (who.kind != AUTH_SECRET) {

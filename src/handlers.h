@@ -18,6 +18,11 @@ void handlers_get_room(struct app *app, const struct http_request *req,
 void handlers_post_message(struct app *app, const struct http_request *req,
                            const struct route_match *m, struct http_response *resp);
 
+/* GET .../auth/:authToken/rooms/:roomId/messages?before=&limit=: the room's
+ * history from the record, for members. */
+void handlers_history(struct app *app, const struct http_request *req,
+                      const struct route_match *m, struct http_response *resp);
+
 /* POST .../auth/:apiSecret/system-messages */
 void handlers_system_message(struct app *app, const struct http_request *req,
                              const struct route_match *m, struct http_response *resp);

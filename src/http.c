@@ -18,6 +18,7 @@
 #include "watchdog.h"
 #include "gzip.h"
 #include "log.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <json-c/json.h>
@@ -39,6 +40,8 @@
 /* Each connection's buffer for the request head (and what libmicrohttpd
  * keeps per request); must hold a head of FRAMING_MAX_HEAD_BYTES. */
 #define HTTP_CONNECTION_MEMORY_BYTES (32u << 10)
+/* What a streamed body's reader is asked for at a time. */
+#define HTTP_STREAM_BLOCK_BYTES (64u << 10)
 _Static_assert(HTTP_CONNECTION_MEMORY_BYTES > FRAMING_MAX_HEAD_BYTES + 4096,
                "a head at the framing limit must fit the connection's buffer");
 
@@ -87,6 +90,10 @@ static enum MHD_Result http_refuse(struct MHD_Connection *conn, struct http_ctx 
                                    unsigned status, const char *code, const char *message,
                                    const char *route);
 static void http_note_error(struct http_ctx *ctx, const struct http_response *resp);
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max);
+static void http_stream_free(void *cls);
+static struct MHD_Response *http_make_response(struct MHD_Connection *conn,
+                                               struct http_response *resp, bool *gzipped);
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
                                  struct http_response *resp);
 static void http_free_json(void *json);
@@ -266,6 +273,28 @@ static enum MHD_Result http_framing_field(void *cls, enum MHD_ValueKind kind, co
     return MHD_YES;
 }
 
+char *http_query(const struct http_request *req, const char *name, bool *bad)
+{
+    const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!raw)
+        return NULL;
+    /* Left raw by http_keep_raw like the path: decoded here, once. */
+    size_t n = strlen(raw), len = 0;
+    char *plus_free = malloc(n + 1);
+    if (!plus_free)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        plus_free[i] = raw[i] == '+' ? ' ' : raw[i];
+    char *value = text_percent_decode(plus_free, n, &len);
+    free(plus_free);
+    if (value && !text_is_clean_utf8(value, len)) {
+        *bad = true;
+        free(value);
+        return NULL;
+    }
+    return value;
+}
+
 /* With every URL left raw, the router decides how to decode each segment. */
 static size_t http_keep_raw(void *cls, struct MHD_Connection *conn, char *uri)
 {
@@ -325,6 +354,72 @@ static void http_note_error(struct http_ctx *ctx, const struct http_response *re
     snprintf(ctx->reason, sizeof ctx->reason, "%s", json_object_get_string(message));
 }
 
+/* A streamed body: the handler's reader and what it reads from. */
+struct http_stream {
+    http_stream_fn *read;
+    void *cls;
+    void (*release)(void *cls);
+};
+
+/* MHD_ContentReaderCallback over an http_stream. */
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct http_stream *s = cls;
+    long n = s->read(s->cls, buf, max);
+    if (n == HTTP_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void http_stream_free(void *cls)
+{
+    struct http_stream *s = cls;
+    if (s->release)
+        s->release(s->cls);
+    free(s);
+}
+
+/* The libmicrohttpd response for RESP's body (JSON, a stream, or text),
+ * taking it from RESP; NULL when out of memory (the body is freed). */
+static struct MHD_Response *http_make_response(struct MHD_Connection *conn,
+                                               struct http_response *resp, bool *gzipped)
+{
+    struct json_object *json = resp->json;
+    resp->json = NULL;
+    *gzipped = false;
+    if (json) {
+        size_t len = 0;
+        const char *text = json_object_to_json_string_length(
+            json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        if (text)
+            return http_body_response(conn, text, len, json, http_free_json, gzipped);
+        json_object_put(json);
+        return NULL;
+    }
+    if (resp->stream) {
+        struct http_stream *s = malloc(sizeof *s);
+        struct MHD_Response *r = NULL;
+        if (s) {
+            *s = (struct http_stream){ resp->stream, resp->stream_cls, resp->stream_free };
+            r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK_BYTES,
+                                                  http_stream_read, s, http_stream_free);
+        }
+        if (!r) {
+            free(s);
+            if (resp->stream_free)
+                resp->stream_free(resp->stream_cls);
+        }
+        resp->stream = NULL;
+        return r;
+    }
+    char *text = resp->text ? resp->text : strdup("");
+    resp->text = NULL;
+    return text ? http_body_response(conn, text, strlen(text), text, free, gzipped) : NULL;
+}
+
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
                                  struct http_response *resp)
 {
@@ -333,24 +428,8 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
                        : resp->json       ? "application/json"
                        : resp->text       ? "text/plain"
                                           : NULL;
-    struct json_object *json = resp->json;
-    resp->json = NULL;
-    struct MHD_Response *r = NULL;
     bool gzipped = false;
-    if (json) {
-        size_t len = 0;
-        const char *text = json_object_to_json_string_length(
-            json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-        if (text)
-            r = http_body_response(conn, text, len, json, http_free_json, &gzipped);
-        else
-            json_object_put(json);
-    } else {
-        char *text = resp->text ? resp->text : strdup("");
-        resp->text = NULL;
-        if (text)
-            r = http_body_response(conn, text, strlen(text), text, free, &gzipped);
-    }
+    struct MHD_Response *r = http_make_response(conn, resp, &gzipped);
     enum MHD_Result ok = MHD_NO;
     if (r) {
         if (type)
@@ -467,12 +546,15 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         .body = ctx->body.data ? ctx->body.data : "",
         .body_len = ctx->body.len,
         .req_id = ctx->req_id,
+        .conn = conn,
     };
     struct http_response resp = { .status = 500 };
     struct watchdog_conn *gc = http_watchdog_of(conn);
     watchdog_set_busy(srv->watchdog, gc, true);
     srv->handler(srv->app, &req, &resp);
-    watchdog_set_busy(srv->watchdog, gc, false);
+    /* A streamed answer is still being produced: busy until completion. */
+    if (!resp.stream)
+        watchdog_set_busy(srv->watchdog, gc, false);
     return http_send(conn, ctx, &resp);
 }
 
@@ -526,6 +608,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     if (!ctx)
         return;
     atomic_fetch_sub(&ctx->server->busy, 1);
+    watchdog_set_busy(srv->watchdog, http_watchdog_of(conn), false);
     watchdog_rearm(srv->watchdog, http_watchdog_of(conn));
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

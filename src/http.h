@@ -24,7 +24,16 @@ struct http_request {
     const char *body;          /* NUL-terminated; "" when none */
     size_t body_len;
     const char *req_id;
+    void *conn;                /* libmicrohttpd's connection: for http_query */
 };
+
+/* Fills at most MAX bytes of BUF with the next part of a streamed body:
+ * how many (0 means nothing yet, try again), HTTP_STREAM_END at its end,
+ * HTTP_STREAM_FAILED when it cannot go on (the connection is then cut: a
+ * streamed answer has sent its status already). */
+typedef long http_stream_fn(void *cls, char *buf, size_t max);
+#define HTTP_STREAM_END (-1L)
+#define HTTP_STREAM_FAILED (-2L)
 
 struct http_response {
     unsigned status;
@@ -36,7 +45,18 @@ struct http_response {
                                   -1 when answered before the handler (413) */
     char *log_path;            /* owned: the path with tokens redacted */
     bool close;                /* close the connection once this is sent */
+    /* A body streamed piece by piece (exports), when json and text are
+     * NULL: STREAM reads it from STREAM_CLS, which STREAM_FREE releases once
+     * the answer is done (or not sent). Sent chunked, never gzipped. */
+    http_stream_fn *stream;
+    void *stream_cls;
+    void (*stream_free)(void *cls);
 };
+
+/* Query argument NAME of REQ, percent-decoded once ('+' is a space, as in
+ * forms): caller frees; NULL when absent, or (with *BAD set) when its bytes
+ * are not clean UTF-8. */
+char *http_query(const struct http_request *req, const char *name, bool *bad);
 
 /* Fills RESP with the error body {"code": CODE, "message": MESSAGE}. */
 void http_response_error(struct http_response *resp, unsigned status, const char *code,

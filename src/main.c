@@ -41,6 +41,7 @@ struct main_server {
 
 static void main_usage(FILE *out);
 static struct db_settings main_db_settings(const struct config *cfg, size_t size);
+static struct store main_store(const struct config *cfg, struct db_pool *pool);
 static int main_migrate(const struct config *cfg);
 static int main_expire(const struct config *cfg);
 static bool main_schema_ready(const struct config *cfg, bool *reachable);
@@ -78,6 +79,21 @@ static struct db_settings main_db_settings(const struct config *cfg, size_t size
     return s;
 }
 
+/* A store on POOL with the settings of CFG (notifications off). */
+static struct store main_store(const struct config *cfg, struct db_pool *pool)
+{
+    struct store st = {
+        .pool = pool,
+        .max_messages = cfg->max_messages,
+        .room_ttl_seconds = cfg->room_ttl_seconds,
+        .archive = cfg->archive_on,
+        .archive_partition_seconds = cfg->archive_partition_seconds,
+        .archive_retention_days = cfg->archive_retention_days,
+        .archive_clock_offset_seconds = cfg->archive_clock_offset_seconds,
+    };
+    return st;
+}
+
 static int main_migrate(const struct config *cfg)
 {
     struct db_settings s = main_db_settings(cfg, 1);
@@ -103,8 +119,7 @@ static int main_expire(const struct config *cfg)
     struct db_pool *pool = db_pool_new(&s);
     if (!pool)
         return 1;
-    struct store st = { .pool = pool, .max_messages = cfg->max_messages,
-                        .room_ttl_seconds = cfg->room_ttl_seconds };
+    struct store st = main_store(cfg, pool);
     long deleted = expiry_run_once(&st, cfg->expiry_batch_size);
     db_pool_free(pool);
     if (deleted < 0) {
@@ -173,11 +188,9 @@ static bool main_open_stores(const struct config *cfg, struct main_server *s, bo
     }
     if (!s->pool || (cfg->expiry_interval_seconds && !s->expiry_pool))
         return false;
-    s->st = (struct store){ .pool = s->pool, .max_messages = cfg->max_messages,
-                            .room_ttl_seconds = cfg->room_ttl_seconds,
-                            .notify = *cfg->notifications_addr != '\0' };
-    s->expiry_st = (struct store){ .pool = s->expiry_pool, .max_messages = cfg->max_messages,
-                                   .room_ttl_seconds = cfg->room_ttl_seconds };
+    s->st = main_store(cfg, s->pool);
+    s->st.notify = *cfg->notifications_addr != '\0';
+    s->expiry_st = main_store(cfg, s->expiry_pool);
     if (reachable)
         log_info("%zu of %zu PostgreSQL connections opened", db_pool_open_all(s->pool),
                  pool_size);

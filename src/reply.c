@@ -23,6 +23,11 @@ void reply_store_failure(struct http_response *resp, enum store_result r)
                             "another room has this id: a room is its type and its users, "
                             "and a live room of this id has another type or other users");
         return;
+    case STORE_HELD:
+        http_response_error(resp, 409, "Conflict",
+                            "a legal hold covers some of these messages: their content cannot "
+                            "be erased until the hold is lifted");
+        return;
     case STORE_UNAVAILABLE:
         http_response_error(resp, 503, "ServiceUnavailable", "database unavailable, retry later");
         return;

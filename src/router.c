@@ -10,8 +10,9 @@
 
 #define ROUTER_MAX_SEGMENTS 16
 
-/* Every route, one row each. The order does not matter: no two rows match
- * the same path. */
+/* Every route, one row each. Rows of the same path differ by method (GET
+ * history and POST messages share theirs); otherwise the order does not
+ * matter. */
 static const struct route_def ROUTER_TABLE[] = {
     { ROUTE_ABOUT, "about", "/about", ROUTER_GET },
     { ROUTE_ABOUT, "about", "about", ROUTER_GET },
@@ -23,6 +24,17 @@ static const struct route_def ROUTER_TABLE[] = {
     { ROUTE_GET_ROOM, "get_room", "auth/:authToken/rooms/:roomId", ROUTER_GET },
     { ROUTE_POST_MESSAGE, "post_message", "auth/:authToken/rooms/:roomId/messages",
       ROUTER_POST },
+    { ROUTE_HISTORY, "history", "auth/:authToken/rooms/:roomId/messages", ROUTER_GET },
+    { ROUTE_RECORD_SEARCH, "record_search", "auth/:authToken/archive/messages", ROUTER_GET },
+    { ROUTE_RECORD_EXPORT, "record_export", "auth/:authToken/archive/export", ROUTER_GET },
+    { ROUTE_REDACT_MESSAGE, "redact_message", "auth/:authToken/archive/messages/:messageId/redact",
+      ROUTER_POST },
+    { ROUTE_REDACT_USER, "redact_user", "auth/:authToken/archive/users/:username/redact",
+      ROUTER_POST },
+    { ROUTE_HOLDS, "holds", "auth/:authToken/holds", ROUTER_GET },
+    { ROUTE_HOLD_SET, "hold_set", "auth/:authToken/holds", ROUTER_POST },
+    { ROUTE_HOLD_LIFT, "hold_lift", "auth/:authToken/holds/:holdId/lift", ROUTER_POST },
+    { ROUTE_AUDIT, "audit", "auth/:authToken/audit", ROUTER_GET },
 };
 #define ROUTER_ROWS ((int)(sizeof ROUTER_TABLE / sizeof ROUTER_TABLE[0]))
 
@@ -133,6 +145,8 @@ static bool router_take_params(const struct segment *pat, const struct segment *
             ok = router_take_param(&tail[i], &out->token, &out->token_present);
         else if (router_seg_is(&pat[i], ":roomId", 7))
             ok = router_take_param(&tail[i], &out->room_id, &out->room_present);
+        else if (pat[i].start[0] == ':')
+            ok = router_take_param(&tail[i], &out->subject, &out->subject_present);
         if (!ok) {
             router_match_free(out);
             return false;
@@ -152,19 +166,31 @@ bool router_match(const char *method, const char *path, const char *prefix,
     size_t np = router_split(prefix, pre, ROUTER_MAX_SEGMENTS, &pre_too_many);
     if (too_many || pre_too_many)
         return true;
+    /* The first row of the path's shape, unless a later one of the same
+     * shape takes the method (then that one). */
+    unsigned bit = router_method_bit(method);
+    int found = -1;
+    const struct segment *tail = NULL, *row_tail = NULL;
+    struct segment row_pat[ROUTER_MAX_SEGMENTS];
     for (int row = 0; row < ROUTER_ROWS; row++) {
-        const struct route_def *def = &ROUTER_TABLE[row];
-        const struct segment *tail = NULL;
-        if (!router_fits(def, segs, n, pre, np, &tail, pat))
+        if (!router_fits(&ROUTER_TABLE[row], segs, n, pre, np, &row_tail, row_pat))
             continue;
-        bool root = def->pattern[0] == '/';
-        if (!router_take_params(pat, tail, n - (root ? 0 : np), out))
-            return false;
-        out->row = row;
-        out->route = def->route;
-        out->method_allowed = (def->methods & router_method_bit(method)) != 0;
-        break;
+        if (found < 0 || (ROUTER_TABLE[row].methods & bit)) {
+            found = row;
+            tail = row_tail;
+            memcpy(pat, row_pat, sizeof pat);
+        }
+        if (ROUTER_TABLE[row].methods & bit)
+            break;
     }
+    if (found < 0)
+        return true;
+    const struct route_def *def = &ROUTER_TABLE[found];
+    if (!router_take_params(pat, tail, n - (def->pattern[0] == '/' ? 0 : np), out))
+        return false;
+    out->row = found;
+    out->route = def->route;
+    out->method_allowed = (def->methods & bit) != 0;
     return true;
 }
 
@@ -172,8 +198,10 @@ void router_match_free(struct route_match *m)
 {
     free(m->token);
     free(m->room_id);
+    free(m->subject);
     m->token = NULL;
     m->room_id = NULL;
+    m->subject = NULL;
 }
 
 const struct route_def *router_row(int row)

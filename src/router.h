@@ -16,7 +16,16 @@ enum route {
     ROUTE_SYSTEM_MESSAGE,
     ROUTE_METRICS,         /* Prometheus text */
     ROUTE_HEALTH,          /* for load balancers */
-    ROUTE_LAST = ROUTE_HEALTH,
+    ROUTE_HISTORY,         /* the record, for members */
+    ROUTE_RECORD_SEARCH,   /* moderation, with the API secret */
+    ROUTE_RECORD_EXPORT,
+    ROUTE_REDACT_MESSAGE,
+    ROUTE_REDACT_USER,
+    ROUTE_HOLDS,
+    ROUTE_HOLD_SET,
+    ROUTE_HOLD_LIFT,
+    ROUTE_AUDIT,
+    ROUTE_LAST = ROUTE_AUDIT,
 };
 
 /* One row of the route table: everything about a route but its handler
@@ -43,8 +52,10 @@ struct route_match {
      * invalid sequence): no token or room can have such a name. */
     char *token;           /* :authToken, or the ping's :token */
     char *room_id;         /* :roomId */
+    char *subject;         /* :messageId, :username or :holdId */
     bool token_present;    /* the route has the parameter, even if unusable */
     bool room_present;
+    bool subject_present;
 };
 
 /* Matches METHOD and the raw PATH (no query string) against the route

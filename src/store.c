@@ -23,6 +23,9 @@ static enum store_result store_session_value(struct db_session *s, struct db_cal
                                              char *out, size_t outlen, const char *req_id);
 static enum store_result store_expire_batches(struct db_session *s, long batch, long *deleted,
                                               const char *req_id);
+static enum store_result store_maintain_archive(struct store *st, struct db_session *s,
+                                                struct store_archive_report *out,
+                                                const char *req_id);
 static enum store_result store_from_status(const char *status);
 static void store_add(struct json_object *o, const char *key, struct json_object *value);
 static struct json_object *store_text(PGresult *res, int row, int col);
@@ -332,7 +335,7 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
         DB_CALL(SQL_POST_MESSAGE, room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
                 msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
                 msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data,
-                push_text, lease, token ? digest : NULL),
+                push_text, lease, token ? digest : NULL, st->archive ? "t" : "f", req_id),
         false, &res, req_id);
     free(json);
     free(data);
@@ -357,7 +360,8 @@ enum store_result store_system_message(struct store *st, const struct room_spec 
     enum db_status s = db_exec(
         st->pool,
         DB_CALL(SQL_SYSTEM_MESSAGE, spec->id, spec->type, users, msg->ts,
-                msg->ts_is_string ? "t" : "f", msg->message, json, max, ttl, data, lease),
+                msg->ts_is_string ? "t" : "f", msg->message, json, max, ttl, data, lease,
+                st->archive ? "t" : "f", req_id),
         false, &res, req_id);
     out = store_posted(st, SQL_SYSTEM_MESSAGE, s, res, req_id);
 out:
@@ -396,11 +400,38 @@ static enum store_result store_expire_batches(struct db_session *s, long batch, 
     return STORE_OK;
 }
 
+/* The record's partitions and retention, on the session holding the lock. */
+static enum store_result store_maintain_archive(struct store *st, struct db_session *s,
+                                                struct store_archive_report *out,
+                                                const char *req_id)
+{
+    char offset[24], span[24], days[24];
+    snprintf(offset, sizeof offset, "%ld", st->archive_clock_offset_seconds);
+    snprintf(span, sizeof span, "%ld", st->archive_partition_seconds);
+    snprintf(days, sizeof days, "%ld", st->archive_retention_days);
+    PGresult *res = NULL;
+    enum db_status ds = db_session_exec(s, DB_CALL(SQL_ARCHIVE_MAINTAIN, offset, span, days),
+                                        &res, req_id);
+    if (ds != DB_OK)
+        return store_from_db(ds);
+    enum store_result r = STORE_ERROR;
+    if (db_result_shape(res, SQL_ARCHIVE_MAINTAIN, 4, 1, 1, req_id)) {
+        out->created = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        out->dropped = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        out->rows_dropped = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+        out->rows_kept = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+        r = STORE_OK;
+    }
+    PQclear(res);
+    return r;
+}
+
 enum store_result store_expire_rooms(struct store *st, long batch, long *deleted, bool *skipped,
-                                     const char *req_id)
+                                     struct store_archive_report *archive, const char *req_id)
 {
     *deleted = 0;
     *skipped = false;
+    memset(archive, 0, sizeof *archive);
     /* The advisory lock is the session's: every statement of the run goes
      * through the one connection that holds it. */
     struct db_session *s = db_session_open(st->pool, req_id);
@@ -413,6 +444,8 @@ enum store_result store_expire_rooms(struct store *st, long batch, long *deleted
         *skipped = true;
     else if (r == STORE_OK)
         r = store_expire_batches(s, batch, deleted, req_id);
+    if (r == STORE_OK && got[0] == 't')
+        r = store_maintain_archive(st, s, archive, req_id);
     if (got[0] == 't') {
         char released[8] = "";
         if (store_session_value(s, DB_CALL0(SQL_EXPIRY_UNLOCK), released, sizeof released,

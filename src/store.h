@@ -25,6 +25,10 @@ struct store {
     long max_messages;
     long room_ttl_seconds;
     bool notify;               /* queue notifications in the outbox */
+    bool archive;              /* keep every message in the record (ARCHIVE) */
+    long archive_partition_seconds;  /* the expiry job's record maintenance */
+    long archive_retention_days;
+    long archive_clock_offset_seconds;
     long lease_ms;             /* how long this server's new outbox rows are its own */
     store_queued_fn *queued;   /* gets each notification a post queued (the
                                   dispatcher's hand-over); may be NULL */
@@ -41,6 +45,7 @@ enum store_result {
     STORE_CHAT_DISABLED,
     STORE_MUTED,
     STORE_CONFLICT,       /* a live room of that id has another type or users: 409 */
+    STORE_HELD,           /* a legal hold covers what was to be erased: 409 */
     STORE_UNAVAILABLE,    /* 503 */
     STORE_ERROR,          /* 500 */
 };
@@ -108,13 +113,24 @@ __attribute__((warn_unused_result))
 enum store_result store_outbox_stats(struct store *st, long *pending, long *failed,
                                      const char *req_id);
 
+/* What the expiry job did to the record: partitions created ahead,
+ * partitions dropped by retention, rows they held (those under a hold
+ * kept). */
+struct store_archive_report {
+    long created;
+    long dropped;
+    long rows_dropped;
+    long rows_kept;
+};
+
 /* Deletes expired rooms in transactions of at most BATCH rooms until none
- * is left, holding the expiry lock (one runner across every server) on
- * one connection of the pool meanwhile. *SKIPPED (nothing done, STORE_OK)
- * when another server holds it. *DELETED counts the rooms deleted, also
- * when a later batch failed. */
+ * is left, then maintains the record (partitions ahead, retention: *ARCHIVE),
+ * holding the expiry lock (one runner across every server) on one
+ * connection of the pool meanwhile. *SKIPPED (nothing done, STORE_OK) when
+ * another server holds it. *DELETED counts the rooms deleted, also when a
+ * later step failed. */
 __attribute__((warn_unused_result))
 enum store_result store_expire_rooms(struct store *st, long batch, long *deleted, bool *skipped,
-                                     const char *req_id);
+                                     struct store_archive_report *archive, const char *req_id);
 
 #endif

@@ -1,12 +1,15 @@
-/* text: UTF-8 validation, percent-decoding, constant-time comparison. */
+/* text: UTF-8 validation, percent-decoding, constant-time comparison,
+ * numbers and times from query strings. */
 #include "text.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int text_hex_value(char c);
+static bool text_digits(const char *s, int digits, int *out);
 
 bool text_is_clean_utf8(const char *s, size_t len)
 {
@@ -143,4 +146,74 @@ char *text_first_line(const char *text, char *out, size_t outlen)
     snprintf(out, outlen, "%s", text ? text : "");
     out[strcspn(out, "\r\n")] = '\0';
     return out;
+}
+
+bool text_parse_positive(const char *s, long long max, long long *out)
+{
+    if (!s || !*s || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s))
+        return false;
+    long long v = strtoll(s, NULL, 10);
+    if (v < 1 || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* DIGITS decimal digits of S into *OUT; false unless they are all digits. */
+static bool text_digits(const char *s, int digits, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < digits; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool text_parse_time(const char *s, char *out, size_t outlen)
+{
+    struct tm tm = { 0 };
+    int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+    if (!s || !text_digits(s, 4, &y) || s[4] != '-' || !text_digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !text_digits(s + 8, 2, &d))
+        return false;
+    const char *p = s + 10;
+    char fraction[16] = "";
+    if (*p == 'T' || *p == 't') {
+        if (!text_digits(p + 1, 2, &h) || p[3] != ':' || !text_digits(p + 4, 2, &mi) ||
+            p[6] != ':' || !text_digits(p + 7, 2, &sec))
+            return false;
+        p += 9;
+        if (*p == '.') {
+            size_t n = strspn(p + 1, "0123456789");
+            if (n == 0 || n > 9)
+                return false;
+            snprintf(fraction, sizeof fraction, ".%.*s", (int)n, p + 1);
+            p += 1 + n;
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            sign = *p == '+' ? 1 : -1;
+            if (!text_digits(p + 1, 2, &oh) || p[3] != ':' || !text_digits(p + 4, 2, &om))
+                return false;
+            p += 6;
+        } else {
+            return false;
+        }
+    }
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
+        oh > 23 || om > 59)
+        return false;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    long long epoch = (long long)timegm(&tm) - sign * (oh * 3600LL + om * 60LL);
+    snprintf(out, outlen, "%lld%s", epoch, fraction);
+    return true;
 }

@@ -34,4 +34,16 @@ bool text_is_json_number(const char *s);
  * OUT. NULL TEXT gives "". Returns OUT. */
 char *text_first_line(const char *text, char *out, size_t outlen);
 
+/* A whole decimal number from 1 to MAX (no sign, no other byte) into *OUT:
+ * ids, cursors and limits from a query string. */
+__attribute__((warn_unused_result))
+bool text_parse_positive(const char *s, long long max, long long *out);
+
+/* An RFC 3339 time ("2026-12-01T15:04:05Z", optional fraction, "Z" or an
+ * offset such as "+02:00"; or a date alone, "2026-12-01", meaning its
+ * midnight UTC) into seconds since the epoch, written as decimal text in
+ * OUT (fraction kept). False when S is anything else. */
+__attribute__((warn_unused_result))
+bool text_parse_time(const char *s, char *out, size_t outlen);
+
 #endif

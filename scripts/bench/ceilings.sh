@@ -19,6 +19,8 @@ USER_X="('u' || :r || 'a')"
 # numbers, so here PostgreSQL hashes the token text (a microsecond more
 # than the service costs it).
 TOKEN_X="sha256(convert_to('tok-u' || :r || 'a', 'UTF8'))"
+# Whether posts also go to the record, as the server under test is set.
+ARCHIVE_X=${BENCH_ARCHIVE_X:-true}
 USERS_X="('{u' || :r || 'a,u' || :r || 'b}')"
 # The notification data of the message, as the service builds it (a small JSON
 # text; notifications are on). A space after each ':' keeps pgbench from
@@ -56,9 +58,9 @@ make_pgbench_scripts() {
     # room, sender, is_secret, store, ts, ts_is_string, type, message, json,
     # max_messages, ttl, notify_data, push, lease_ms (the server's default:
     # NOTIFICATIONS_TIMEOUT_MS 10 s + 5 s; the rows stay queued, pgbench
-    # delivers nothing), token
+    # delivers nothing), token, archive (as the server's ARCHIVE), request id
     pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
-      "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X"
+      "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$ARCHIVE_X" "'bench'"
   } >"$d/post_message.sql"
   {
     echo '\set r random(1, :rooms)'
