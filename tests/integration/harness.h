@@ -152,6 +152,8 @@ int h_stalled_upload(int port);
  * reads until the server closes the connection or TIMEOUT_MS pass. Returns
  * what was read (caller frees); *CLOSED: the server closed it. */
 char *h_raw_exchange(int port, const char *data, size_t len, int timeout_ms, bool *closed);
+/* The peak resident memory (VmHWM) of S's process in kB; -1 if unknown. */
+long long h_server_hwm_kb(server_t *s);
 /* True once S's log holds NEEDLE; waits up to 2 s (times the slow factor). */
 bool h_log_contains(server_t *s, const char *needle);
 /* The log line of S with this req_id and msg ("request"...), parsed
@@ -235,7 +237,8 @@ char *db_text(const char *sql, int n, const char *const *params);
     (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)), \
     (const char *const[]){__VA_ARGS__}
 
-/* TRUNCATE rooms, room_users, messages, auth_tokens, usermeta CASCADE. */
+/* TRUNCATE rooms, room_users, messages, auth_tokens, usermeta CASCADE, and
+ * the record (archive, holds, audit log) when it exists. */
 void db_reset(void);
 /* auth_tokens row; expires: NULL for NULL, else an interval added to now()
  * ("-1 hour", "1 day"). */

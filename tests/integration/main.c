@@ -4,7 +4,7 @@
  * PostgreSQL).
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
- * Groups: config routes identity framing auth messages trim policies expiry badinput notify
+ * Groups: config routes identity framing auth messages trim policies expiry record badinput notify
  *         logs ops shutdown faults migrations pgaudit outage. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
  * clean run unless IT_KEEP_LOGS is set.
@@ -31,6 +31,7 @@ static const struct {
     { "trim", run_trim_tests },
     { "policies", run_policies_tests },
     { "expiry", run_expiry_tests },
+    { "record", run_record_tests },
     { "badinput", run_badinput_tests },
     { "notify", run_notify_tests },
     { "logs", run_logs_tests },

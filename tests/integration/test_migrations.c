@@ -1,7 +1,8 @@
 /*
  * Migrations: every .down.sql undoes its .up.sql, and `migrate` rebuilds the
  * schema after them; the upgrade to 0004 keeps the messages stored before it
- * and the server renders them from their columns.
+ * and the server renders them from their columns; the upgrade to 0008 puts
+ * the messages already stored on record.
  *
  * The down files are read from MIGRATIONS_DIR (set by
  * scripts/test-integration.sh) and applied as an operator would, newest
@@ -141,6 +142,50 @@ static void test_upgrade_to_0004_keeps_earlier_messages(void **state)
     resp_free(after);
 }
 
+/* A database at version 7 holding messages, upgraded: every message enters
+ * the record with its id, storage time and exact JSON, and the history
+ * route pages through them; then 0008's down file takes the record away. */
+static void test_upgrade_to_0008_puts_earlier_messages_on_record(void **state)
+{
+    (void)state;
+    for (long v = (long)latest_version(); v >= 8; v--)
+        migrate_down(v);
+    assert_false(relation_exists("message_archive"));
+    db_exec("INSERT INTO rooms (id, type, expires_at, created_at) VALUES ($1, 'chess/v1', "
+            "now() + interval '1 day', now() - interval '40 days')", PARAMS(ROOM));
+    db_exec("INSERT INTO room_users VALUES ($1, 'alice'), ($1, 'bob')", PARAMS(ROOM));
+    db_exec("INSERT INTO messages (room_id, seq, ts, ts_is_string, sender, type, message, "
+            "json_text, created_at) VALUES "
+            "($1, 1, '1', false, 'alice', 'text', 'first', "
+            "'{\"timestamp\":1,\"from\":\"alice\",\"type\":\"text\",\"message\":\"first\"}', "
+            "now() - interval '35 days'), "
+            "($1, 2, '2', true, 'bob', 'text', 'second', NULL, now() - interval '1 day')",
+            PARAMS(ROOM));
+    migrate_up();
+    assert_int_equal(db_long("SELECT count(*) FROM message_archive a JOIN messages m "
+                             "ON m.id = a.id AND m.room_id = a.room_id "
+                             "AND a.stored_at = m.created_at", 0, NULL), 2);
+    assert_int_equal(db_long("SELECT count(*) FROM message_archive WHERE message = 'first' "
+                             "AND json_text IS NOT NULL", 0, NULL), 1);
+    server_t *s = scoped_server(NULL);
+    h_srv = s;
+    resp_t *r = http_get(PFX "/auth/%s/rooms/%s/messages", TOK_ALICE, enc(ROOM));
+    assert_status(r, 200);
+    json_object *msgs = json_object_object_get(resp_json(r), "messages");
+    assert_int_equal(json_object_array_length(msgs), 2);
+    json_object *newest = json_object_array_get_idx(msgs, 0);
+    assert_string_equal(json_object_get_string(json_object_object_get(newest, "timestamp")), "2");
+    assert_string_equal(json_object_get_string(json_object_object_get(newest, "message")),
+                        "second");
+    resp_free(r);
+    migrate_down(8);
+    assert_false(relation_exists("message_archive"));
+    assert_false(relation_exists("audit_log"));
+    assert_int_equal(db_long("SELECT count(*) FROM information_schema.columns "
+                             "WHERE table_name = 'messages' AND column_name = 'id'", 0, NULL), 0);
+    migrate_up();
+}
+
 /* Posts to a room update its row in place (HOT): no index holds a column
  * that a post changes (0005), so the room row's indexes do not grow with
  * every message. */
@@ -177,6 +222,7 @@ int run_migrations_tests(void)
     const struct CMUnitTest tests[] = {
         T(test_every_down_migration_undoes_its_up),
         T(test_upgrade_to_0004_keeps_earlier_messages),
+        T(test_upgrade_to_0008_puts_earlier_messages_on_record),
         T(test_posts_update_their_room_without_index_entries),
     };
     return cmocka_run_group_tests_name("migrations", tests, group_setup_default,

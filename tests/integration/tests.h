@@ -14,6 +14,7 @@ int run_messages_tests(void);
 int run_trim_tests(void);
 int run_policies_tests(void);
 int run_expiry_tests(void);
+int run_record_tests(void);
 int run_badinput_tests(void);
 int run_notify_tests(void);
 int run_logs_tests(void);
