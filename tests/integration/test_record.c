@@ -94,6 +94,18 @@ static void test_trimmed_and_expired_messages_stay_on_record(void **state)
     assert_audited("export", ROOM);
 }
 
+/* ARCHIVE takes on or off, nothing else. */
+static void check_bad_archive_setting(void)
+{
+    char *out = NULL, *err = NULL;
+    int rc = run_chat((const char *const[]){ "serve", NULL }, OVERRIDES("ARCHIVE=maybe"), 10,
+                      &out, &err);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "ARCHIVE"));
+    free(out);
+    free(err);
+}
+
 static void assert_sql_refused(const char *sql)
 {
     PGresult *res = PQexec(db(), sql);
@@ -495,6 +507,30 @@ static void test_export_streams_with_flat_memory(void **state)
     resp_free(r);
 }
 
+/* ARCHIVE=off, for deployments that must not keep messages: the room
+ * works as ever, nothing goes on record, history is empty. */
+static void test_archive_off_keeps_nothing(void **state)
+{
+    (void)state;
+    h_srv = scoped_server(OVERRIDES("ARCHIVE=off"));
+    api_create_room("{\"type\":\"rec\",\"users\":[\"alice\",\"bob\"]}");
+    post_n(TOK_ALICE, ROOM, 1, 2);
+    resp_t *r = http_post("{\"type\":\"rec\",\"users\":[\"alice\",\"bob\"],\"timestamp\":3,"
+                          "\"message\":\"SYS\"}", MOD "/system-messages");
+    assert_empty_ok(r);
+    resp_free(r);
+    r = http_get(PFX "/auth/%s/rooms/%s", TOK_BOB, enc(ROOM));
+    assert_room(r, ROOM, "rec", USERS("alice", "bob"), 3);
+    resp_free(r);
+    assert_int_equal(archived(ROOM), 0);
+    r = http_get(PFX "/auth/%s/rooms/%s/messages", TOK_BOB, enc(ROOM));
+    assert_status(r, 200);
+    assert_int_equal(json_object_array_length(json_object_object_get(resp_json(r), "messages")),
+                     0);
+    resp_free(r);
+    check_bad_archive_setting();
+}
+
 /* Retention drops whole partitions older than ARCHIVE_RETENTION_DAYS (the
  * job's clock set 100 days ahead), recorded in the audit log; what a hold
  * covers survives. Last: it leaves the present without a partition (rows
@@ -550,6 +586,7 @@ int run_record_tests(void)
         T(test_bulk_redaction_counts_and_erasure_respects_holds),
         T(test_holds_are_listed_and_checked),
         T(test_export_streams_with_flat_memory),
+        T(test_archive_off_keeps_nothing),
         T(test_retention_drops_partitions_and_keeps_held_messages),
     };
     return cmocka_run_group_tests_name("record", tests, record_group_setup,
