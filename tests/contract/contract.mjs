@@ -413,6 +413,10 @@ const T_ROOMS = '/chat/v1/auth/{authToken}/rooms';
 const T_ROOM = '/chat/v1/auth/{authToken}/rooms/{roomId}';
 const T_MSGS = '/chat/v1/auth/{authToken}/rooms/{roomId}/messages';
 const T_SYS = '/chat/v1/auth/{authToken}/system-messages';
+const T_HIST = '/chat/v1/auth/{authToken}/rooms/{roomId}/messages';
+const T_SEARCH = '/chat/v1/auth/{authToken}/archive/messages';
+const T_EXPORT = '/chat/v1/auth/{authToken}/archive/export';
+const T_AUDIT = '/chat/v1/auth/{authToken}/audit';
 const T_PING = '/chat/v1/ping/{token}';
 const T_HEALTH = '/chat/v1/health';
 const T_METRICS = '/chat/v1/metrics';
@@ -604,6 +608,139 @@ async function main() {
     name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="type"\r\n\r\nt\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
     code: 'UnsupportedMediaType' });
 
+  // --- GET history
+  const HIST = `${P}/auth/${BOB}/rooms/${R}/messages`;
+  let firstId = 0;
+  await run({ method: 'GET', template: T_HIST, path: `${HIST}?limit=2`, status: 200,
+    name: 'first page', check: (v) => {
+      firstId = v.messages[0]?.id || 0;
+      const got = v.messages.map((m) => m.message);
+      return [
+        ...(sameArray(got, ['from the secret', 'from a form!']) ? [] : [`messages ${JSON.stringify(got)}`]),
+        ...(v.next ? [] : ['no next cursor']),
+      ];
+    } });
+  await run({ method: 'GET', template: T_HIST, path: `${HIST}?limit=100&before=${firstId}`, status: 200,
+    name: 'next page', check: (v) => (v.messages.length === 3 && v.next === null ? [] : [`${v.messages.length} messages, next ${v.next}`]) });
+  await run({ method: 'GET', template: T_HIST, path: `${HIST}?limit=0`, status: 400, name: 'limit 0', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_HIST, path: `${HIST}?before=x`, status: 400, name: 'bad cursor', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_HIST, path: `${P}/auth/${CAROL}/rooms/${R}/messages`, status: 401,
+    name: 'not in the room', code: 'Unauthorized' });
+  await run({ method: 'GET', template: T_HIST, path: `${P}/auth/${BAD}/rooms/${R}/messages`, status: 401,
+    name: 'unknown token', code: 'UnauthorizedError' });
+  await run({ method: 'GET', template: T_HIST, path: `${P}/auth/${S}/rooms/${encodeURIComponent(`${TYPE}/nobody`)}/messages`,
+    status: 404, name: 'no such room', code: 'NotFound' });
+
+  // --- moderation: search, export, redaction, holds, audit
+  const MOD = `${P}/auth/${S}`;
+  const WHY = { actor: 'contract', reason: `run ${run_id}` };
+  await run({ method: 'GET', template: T_SEARCH, path: `${MOD}/archive/messages?room=${R}&limit=2`, status: 200,
+    name: 'search a room', check: (v) => [
+      ...(v.messages.length === 2 ? [] : [`${v.messages.length} messages`]),
+      ...(v.messages.every((m) => m.roomId === ROOM) ? [] : ['a message of another room']),
+      ...(v.next ? [] : ['no next cursor']),
+    ] });
+  await run({ method: 'GET', template: T_SEARCH, path: `${MOD}/archive/messages?user=alice&since=2000-01-01`, status: 200,
+    name: 'search a user', check: (v) => (v.messages.length > 0 && v.messages.every((m) => m.from === 'alice') ? [] : ['not alice\'s messages']) });
+  await run({ method: 'GET', template: T_SEARCH, path: `${MOD}/archive/messages?limit=5000`, status: 400,
+    name: 'limit too large', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_SEARCH, path: `${MOD}/archive/messages?since=yesterday`, status: 400,
+    name: 'bad time', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_SEARCH, path: `${P}/auth/${ALICE}/archive/messages`, status: 401,
+    name: 'a user, not the secret', code: 'Unauthorized' });
+  const EXPORT = `${MOD}/archive/export?room=${R}&actor=contract&reason=${encodeURIComponent(`run ${run_id}`)}`;
+  await run({ method: 'GET', template: T_EXPORT, path: EXPORT, status: 200, name: 'NDJSON',
+    check: (v) => {
+      const lines = v.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const err = lines.map((m) => schemaErrors({ $ref: '#/components/schemas/RecordMessage' }, m)).find(Boolean);
+      return [...(lines.length === 4 ? [] : [`${lines.length} lines`]), ...(err ? [`a line: ${err}`] : [])];
+    } });
+  await run({ method: 'GET', template: T_EXPORT, path: `${EXPORT}&format=csv`, status: 200, name: 'CSV',
+    check: (v) => (v.trimEnd().split('\n').length === 5 ? [] : [`${v.trimEnd().split('\n').length} lines`]) });
+  await run({ method: 'GET', template: T_EXPORT, path: `${MOD}/archive/export?room=${R}`, status: 400,
+    name: 'no actor', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_EXPORT, path: `${EXPORT}&format=xml`, status: 400,
+    name: 'unknown format', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_EXPORT, path: `${P}/auth/${ALICE}/archive/export?actor=a&reason=b`, status: 401,
+    name: 'a user, not the secret', code: 'Unauthorized' });
+
+  const T_REDACT = '/chat/v1/auth/{authToken}/archive/messages/{messageId}/redact';
+  await run({ method: 'POST', template: T_REDACT, path: `${MOD}/archive/messages/${firstId}/redact`, status: 200,
+    name: 'redact', body: WHY, bodyValid: true,
+    check: (v) => (v.id === firstId && v.status === 'redacted' && v.contentWiped === true ? [] : [`answer ${JSON.stringify(v)}`]) });
+  await run({ method: 'POST', template: T_REDACT, path: `${MOD}/archive/messages/${firstId}/redact`, status: 200,
+    name: 'again', body: WHY, bodyValid: true, check: (v) => (v.status === 'already' ? [] : [`status ${v.status}`]) });
+  await run({ method: 'GET', template: T_HIST, path: `${HIST}?limit=1`, status: 200, name: 'redacted message gone',
+    check: (v) => (v.messages[0]?.id !== firstId ? [] : ['the redacted message is still there']) });
+  await run({ method: 'POST', template: T_REDACT, path: `${MOD}/archive/messages/999999999/redact`, status: 404,
+    name: 'no such message', body: WHY, bodyValid: true, code: 'NotFound' });
+  await run({ method: 'POST', template: T_REDACT, path: `${MOD}/archive/messages/abc/redact`, status: 400,
+    name: 'id not a number', body: WHY, code: 'BadRequest' });
+  await run({ method: 'POST', template: T_REDACT, path: `${MOD}/archive/messages/${firstId}/redact`, status: 400,
+    name: 'no reason', body: { actor: 'contract' }, bodyValid: false, code: 'BadRequest' });
+  await run({ method: 'POST', template: T_REDACT, path: `${P}/auth/${ALICE}/archive/messages/${firstId}/redact`, status: 401,
+    name: 'a user, not the secret', body: WHY, code: 'Unauthorized' });
+  await run({ method: 'POST', template: T_REDACT, path: `${MOD}/archive/messages/${firstId}/redact`, status: 413,
+    name: 'declared body too large', declaredLength: BIG, code: 'PayloadTooLarge' });
+  await run({ method: 'POST', template: T_REDACT, path: `${MOD}/archive/messages/${firstId}/redact`, status: 415,
+    name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="actor"\r\n\r\nt\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
+    code: 'UnsupportedMediaType' });
+
+  const T_HOLDS = '/chat/v1/auth/{authToken}/holds';
+  const T_LIFT = '/chat/v1/auth/{authToken}/holds/{holdId}/lift';
+  const T_REDACT_USER = '/chat/v1/auth/{authToken}/archive/users/{username}/redact';
+  const hold = await run({ method: 'POST', template: T_HOLDS, path: `${MOD}/holds`, status: 201,
+    name: 'hold on bob', body: { user: 'bob', ...WHY }, bodyValid: true });
+  await run({ method: 'POST', template: T_HOLDS, path: `${MOD}/holds`, status: 400,
+    name: 'both user and room', body: { user: 'bob', room: ROOM, ...WHY }, bodyValid: false, code: 'BadRequest' });
+  await run({ method: 'POST', template: T_HOLDS, path: `${P}/auth/${BOB}/holds`, status: 401,
+    name: 'a user, not the secret', body: { user: 'bob', ...WHY }, code: 'Unauthorized' });
+  await run({ method: 'POST', template: T_HOLDS, path: `${MOD}/holds`, status: 413,
+    name: 'declared body too large', declaredLength: BIG, code: 'PayloadTooLarge' });
+  await run({ method: 'POST', template: T_HOLDS, path: `${MOD}/holds`, status: 415,
+    name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="user"\r\n\r\nt\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
+    code: 'UnsupportedMediaType' });
+  await run({ method: 'GET', template: T_HOLDS, path: `${MOD}/holds`, status: 200, name: 'active holds',
+    check: (v) => (v.holds.some((h) => h.id === hold?.id) ? [] : ['the new hold is not listed']) });
+  await run({ method: 'GET', template: T_HOLDS, path: `${P}/auth/${BOB}/holds`, status: 401,
+    name: 'a user, not the secret', code: 'Unauthorized' });
+  await run({ method: 'POST', template: T_REDACT_USER, path: `${MOD}/archive/users/bob/redact`, status: 409,
+    name: 'erasure under a hold', body: { ...WHY, erase: true }, bodyValid: true, code: 'Conflict' });
+  await run({ method: 'POST', template: T_LIFT, path: `${MOD}/holds/${hold?.id}/lift`, status: 200,
+    name: 'lift', body: WHY, bodyValid: true, check: (v) => (v.status === 'lifted' ? [] : [`status ${v.status}`]) });
+  await run({ method: 'POST', template: T_LIFT, path: `${MOD}/holds/999999999/lift`, status: 404,
+    name: 'no such hold', body: WHY, bodyValid: true, code: 'NotFound' });
+  await run({ method: 'POST', template: T_LIFT, path: `${MOD}/holds/${hold?.id}/lift`, status: 400,
+    name: 'no actor', body: { reason: 'x' }, bodyValid: false, code: 'BadRequest' });
+  await run({ method: 'POST', template: T_LIFT, path: `${P}/auth/${BOB}/holds/${hold?.id}/lift`, status: 401,
+    name: 'a user, not the secret', body: WHY, code: 'Unauthorized' });
+  await run({ method: 'POST', template: T_LIFT, path: `${MOD}/holds/${hold?.id}/lift`, status: 413,
+    name: 'declared body too large', declaredLength: BIG, code: 'PayloadTooLarge' });
+  await run({ method: 'POST', template: T_LIFT, path: `${MOD}/holds/${hold?.id}/lift`, status: 415,
+    name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="actor"\r\n\r\nt\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
+    code: 'UnsupportedMediaType' });
+  await run({ method: 'POST', template: T_REDACT_USER, path: `${MOD}/archive/users/bob/redact`, status: 200,
+    name: 'redact what bob sent', body: { ...WHY, since: '2000-01-01' }, bodyValid: true,
+    check: (v) => (v.user === 'bob' && v.redacted >= 1 ? [] : [`answer ${JSON.stringify(v)}`]) });
+  await run({ method: 'POST', template: T_REDACT_USER, path: `${MOD}/archive/users/bob/redact`, status: 400,
+    name: 'bad since', body: { ...WHY, since: 'soon' }, bodyValid: false, code: 'BadRequest' });
+  await run({ method: 'POST', template: T_REDACT_USER, path: `${P}/auth/${BOB}/archive/users/bob/redact`, status: 401,
+    name: 'a user, not the secret', body: WHY, code: 'Unauthorized' });
+  await run({ method: 'POST', template: T_REDACT_USER, path: `${MOD}/archive/users/bob/redact`, status: 413,
+    name: 'declared body too large', declaredLength: BIG, code: 'PayloadTooLarge' });
+  await run({ method: 'POST', template: T_REDACT_USER, path: `${MOD}/archive/users/bob/redact`, status: 415,
+    name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="actor"\r\n\r\nt\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
+    code: 'UnsupportedMediaType' });
+
+  await run({ method: 'GET', template: T_AUDIT, path: `${MOD}/audit?limit=3`, status: 200, name: 'newest entries',
+    check: (v) => {
+      const actions = v.entries.map((e) => e.action);
+      return sameArray(actions, ['redact_user', 'hold_lift', 'hold_set']) ? [] : [`actions ${actions}`];
+    } });
+  await run({ method: 'GET', template: T_AUDIT, path: `${MOD}/audit?limit=-1`, status: 400, name: 'bad limit', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_AUDIT, path: `${P}/auth/${ALICE}/audit`, status: 401,
+    name: 'a user, not the secret', code: 'Unauthorized' });
+
   // --- ping, about, health
   await run({ method: 'GET', template: T_PING, path: `${P}/ping/hello`, status: 200,
     check: (v) => (v === 'pong/hello' ? [] : [`body ${JSON.stringify(v)}`]) });
@@ -675,6 +812,20 @@ async function main() {
       await run({ method: 'POST', template: T_SYS, path: `${P}/auth/${S}/system-messages`, status: 503,
         name: 'database down', body: { type: TYPE, users: ['alice', 'bob'], timestamp: 1, message: 'X' },
         code: 'ServiceUnavailable' });
+      const MODDOWN = `${P}/auth/${S}`;
+      const WHYDOWN = { actor: 'contract', reason: 'database down' };
+      for (const [template, p] of [[T_HIST, `${P}/auth/${ALICE}/rooms/${R}/messages`], [T_SEARCH, `${MODDOWN}/archive/messages`],
+        [T_EXPORT, `${MODDOWN}/archive/export?actor=a&reason=b`], ['/chat/v1/auth/{authToken}/holds', `${MODDOWN}/holds`],
+        [T_AUDIT, `${MODDOWN}/audit`]]) {
+        await run({ method: 'GET', template, path: p, status: 503, name: 'database down', code: 'ServiceUnavailable' });
+      }
+      for (const [template, p, body] of [
+        ['/chat/v1/auth/{authToken}/archive/messages/{messageId}/redact', `${MODDOWN}/archive/messages/1/redact`, WHYDOWN],
+        ['/chat/v1/auth/{authToken}/archive/users/{username}/redact', `${MODDOWN}/archive/users/bob/redact`, WHYDOWN],
+        ['/chat/v1/auth/{authToken}/holds', `${MODDOWN}/holds`, { user: 'bob', ...WHYDOWN }],
+        ['/chat/v1/auth/{authToken}/holds/{holdId}/lift', `${MODDOWN}/holds/1/lift`, WHYDOWN]]) {
+        await run({ method: 'POST', template, path: p, status: 503, name: 'database down', body, code: 'ServiceUnavailable' });
+      }
       await run({ method: 'GET', template: T_PING, path: `${P}/ping/down`, status: 200, name: 'database down' });
       await run({ method: 'GET', template: '/about', path: '/about', status: 200, name: 'database down' });
       const m = await run({ method: 'GET', template: T_METRICS, path: `${P}/metrics`, status: 200, name: 'database down' });
