@@ -8,20 +8,27 @@
 #                  under load (several more minutes)
 #        BENCH_ROOMS   rooms of the main runs (default 10000)
 #        BENCH_WARMUP  seconds of discarded load after each server start (default 2)
-#        BENCH_ROUTES  the routes to measure (default "get_room post_message create_room mixed")
+#        BENCH_ROUTES  the routes to measure (default "get_room post_message
+#                  post_message_noarchive create_room mixed history")
+#        BENCH_HISTORY_ROOMS  rooms with 1,000 messages on record (default 1000):
+#                  the history route's rooms, and the export's size (x 1,000)
 #        BENCH_SCALES, BENCH_EXPIRED  room counts of SCALE=full (default
 #                  "1000 10000 100000" and 100000; smaller ones to try the script)
 # The machine should be otherwise idle: the script measures how busy it was
 # just before starting and warns (settings.machine_busy_before_pct).
 #
-# For each route (get_room, post_message, create_room, mixed = 80 % get_room
-# + 20 % post_message) it measures, with wrk -t2 -c32 and the Lua scripts of
+# For each route (get_room, post_message, post_message_noarchive (the same
+# with ARCHIVE=off), create_room, mixed = 80 % get_room + 20 % post_message,
+# history = the newest page of 50 of a room with 1,000 messages on record)
+# it measures, with wrk -t2 -c32 and the Lua scripts of
 # tests/bench/, the requests/s, p50 and p99 latency, errors and the server's
 # peak RSS; then the same route's two ceilings:
 #   - database: pgbench -M prepared -c 32 -j 2 sending the very statements the
 #     service sends for that route, made from the sql/ files at run time;
 #   - HTTP: wrk against tests/bench/http_ceiling.c (libmicrohttpd configured
 #     as src/http.c, answering a fixed body of the size of the real answer).
+# Then the record: its size per million messages, and a streamed export of
+# the 1,000,000 messages of the history rooms (time, the server's peak RSS).
 # Output: a table on stdout, build/bench.json, raw outputs in build/bench/logs/.
 #
 # Every process started here (server, notifications receiver, ceiling
@@ -31,7 +38,8 @@
 # (processes and cleanup, helpers, CPU and RSS sampling), cluster.sh (the
 # durable cluster, huge pages), seed.sh and seed.sql (the data), ceilings.sh
 # (pgbench scripts from sql/, the HTTP ceiling), routes.sh (the server, wrk,
-# one route end to end), scale.sh (SCALE=full), report.sh (JSON, table).
+# one route end to end), record.sh (the record's size, an export),
+# scale.sh (SCALE=full), report.sh (JSON, table).
 # Loopback only. The settings suit any core count (the machine has 2).
 set -euo pipefail
 export LC_ALL=C
@@ -73,6 +81,8 @@ source "$BENCH/routes.sh"
 source "$BENCH/cluster.sh"
 # shellcheck source=bench/scale.sh
 source "$BENCH/scale.sh"
+# shellcheck source=bench/record.sh
+source "$BENCH/record.sh"
 # shellcheck source=bench/report.sh
 source "$BENCH/report.sh"
 
@@ -142,6 +152,7 @@ SERVER_PID=0
 reseed "$ROOMS"
 MAIN_SEED_SECONDS=$SEED_SECONDS
 for r in "${ROUTES[@]}"; do measure_route "$r"; done
+measure_record
 
 run_scale
 report

@@ -19,8 +19,6 @@ USER_X="('u' || :r || 'a')"
 # numbers, so here PostgreSQL hashes the token text (a microsecond more
 # than the service costs it).
 TOKEN_X="sha256(convert_to('tok-u' || :r || 'a', 'UTF8'))"
-# Whether posts also go to the record, as the server under test is set.
-ARCHIVE_X=${BENCH_ARCHIVE_X:-true}
 USERS_X="('{u' || :r || 'a,u' || :r || 'b}')"
 # The notification data of the message, as the service builds it (a small JSON
 # text; notifications are on). A space after each ':' keeps pgbench from
@@ -49,19 +47,31 @@ make_pgbench_scripts() {
     # get_room looks the table token up itself: one statement
     pgb_statement get_room.sql "$ROOM_X" 100 "$TOKEN_X"
   } >"$d/get_room.sql"
+  # A returning user's post: the server knows the token's user (token
+  # cache) and the post checks the token itself, one statement. (A token
+  # the server has not seen yet costs an auth_lookup first.)
+  # room, sender, is_secret, store, ts, ts_is_string, type, message, json,
+  # max_messages, ttl, notify_data, push, lease_ms (the server's default:
+  # NOTIFICATIONS_TIMEOUT_MS 10 s + 5 s; the rows stay queued, pgbench
+  # delivers nothing), token, archive (the server's ARCHIVE: on for
+  # post_message, off for post_message_noarchive), request id
+  local archive name
+  for archive in true false; do
+    name=post_message
+    [[ $archive == true ]] || name=post_message_noarchive
+    {
+      echo '\set r random(1, :rooms)'
+      echo '\set ts random(1600000000000, 1700000000000)'
+      pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
+        "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$archive" "'bench'"
+    } >"$d/$name.sql"
+  done
   {
     echo '\set r random(1, :rooms)'
-    echo '\set ts random(1600000000000, 1700000000000)'
-    # A returning user's post: the server knows the token's user (token
-    # cache) and the post checks the token itself, one statement. (A token
-    # the server has not seen yet costs an auth_lookup first.)
-    # room, sender, is_secret, store, ts, ts_is_string, type, message, json,
-    # max_messages, ttl, notify_data, push, lease_ms (the server's default:
-    # NOTIFICATIONS_TIMEOUT_MS 10 s + 5 s; the rows stay queued, pgbench
-    # delivers nothing), token, archive (as the server's ARCHIVE), request id
-    pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
-      "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$ARCHIVE_X" "'bench'"
-  } >"$d/post_message.sql"
+    # The first page of 50 of a history room (:rooms is HISTORY_ROOMS here):
+    # room, token, before (none), limit
+    pgb_statement history.sql "$ROOM_X" "$TOKEN_X" NULL 50
+  } >"$d/history.sql"
   {
     echo '\set r random(1, :rooms)'
     pgb_statement auth_lookup.sql "$TOKEN_X"
@@ -85,7 +95,7 @@ db_ceiling() {
     *) scripts=(-f "$d/$1.sql") ;;
   esac
   "$PGBENCH" -M prepared -c "$2" -j "$WRK_THREADS" -T "$((WARMUP + DURATION))" -P 1 -n \
-    -D rooms="$ROOMS" "${scripts[@]}" "$DB_URL" >"$file" 2>&1 ||
+    -D rooms="$(route_rooms "$1")" "${scripts[@]}" "$DB_URL" >"$file" 2>&1 ||
     { tail -n 20 "$file" >&2; die "pgbench failed (see $file)"; }
   P_TPS=$(awk -v w="$WARMUP" '$1 == "progress:" && $2 + 0 > w { sum += $4; n++ }
                              END { if (n) printf "%.1f", sum / n }' "$file")
@@ -105,7 +115,7 @@ http_ceiling() {
   pid=$!
   track "$pid"
   wait_http "$port" / "$pid" "$LOGS/http_ceiling.log"
-  run_wrk "ceiling-$1" "$2" "$port" "$DURATION" "$ROOMS"
+  run_wrk "ceiling-$1" "$2" "$port" "$DURATION" "$(route_rooms "$1")"
   H_RPS=$W_RPS
   H_ERRORS=$W_ERRORS
   stop_pid "$pid"

@@ -30,11 +30,18 @@ report() {
        json_written_with: "jq"}')
   jq -n --slurpfile routes <(for r in "${ROUTES[@]}"; do jq --arg name "$r" '{($name): .}' "$WORK/json/route-$r.json"; done) \
     --argjson scale "$SCALE_JSON" --argjson settings "$SETTINGS_JSON" \
-    '{routes: ($routes | add), scale: $scale, settings: $settings}' >"$JSON_OUT"
+    --slurpfile record "$WORK/json/record.json" \
+    '{routes: ($routes | add), record: ($record[0]
+        + {archive_cost: (if $routes | add | has("post_message") and has("post_message_noarchive")
+                          then ($routes | add) as $r
+                               | {post_message_on_vs_off: ($r.post_message.rps / $r.post_message_noarchive.rps * 1000 | round / 1000),
+                                  note: "post_message req/s with ARCHIVE=on over the same with ARCHIVE=off, same run"}
+                          else null end)}),
+      scale: $scale, settings: $settings}' >"$JSON_OUT"
 
   echo
   echo "ganomede-chat benchmark: $ROOMS rooms x 100 messages, wrk -t$WRK_THREADS -c$WRK_CONNS, ${DURATION}s per measurement, $NCPU cores (${BUSY_BEFORE}% busy before), server LOG_LEVEL=warn"
-  printf '%-13s %9s %8s %8s %6s %9s %10s %6s %10s %6s %10s %6s\n' \
+  printf '%-23s %9s %8s %8s %6s %9s %10s %6s %10s %6s %10s %6s\n' \
     route req/s p50_ms p99_ms errors rss_kb db_ceiling "%db" db_pool "%pool" http_ceil "%http"
   for r in "${ROUTES[@]}"; do
     jq -r --arg r "$r" '[$r, (.rps | tostring), (.p50_ms | tostring), (.p99_ms | tostring),
@@ -42,7 +49,7 @@ report() {
         ((.ratio_db * 100 | round | tostring) + "%"), (.db_ceiling_pool_rps | tostring),
         ((.ratio_db_pool * 100 | round | tostring) + "%"), (.http_ceiling_rps | tostring),
         ((.ratio_http * 100 * 10 | round / 10 | tostring) + "%")] | @tsv' "$WORK/json/route-$r.json" |
-      awk -F'\t' '{ printf "%-13s %9.0f %8.2f %8.2f %6d %9d %10.0f %6s %10.0f %6s %10.0f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
+      awk -F'\t' '{ printf "%-23s %9.0f %8.2f %8.2f %6d %9d %10.0f %6s %10.0f %6s %10.0f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
   done
   echo "(db_ceiling: pgbench with $WRK_CONNS clients, as the issue defines it; db_pool: with $BENCH_HTTP_THREADS, the server's connections)"
   echo
@@ -51,6 +58,10 @@ report() {
     jq -r --arg r "$r" '.cpu | "  \($r): server \(.server_pct)  postgres \(.postgres_pct)  receiver \(.receiver_pct)  other (wrk, kernel) \(.other_pct)  idle \(.idle_pct) (iowait \(.iowait_pct)); CPU per request: server \(.server_us_per_req) us, postgres \(.postgres_us_per_req) us"' \
       "$WORK/json/route-$r.json"
   done
+  echo
+  jq -r '.record | "The record: \(.archive.rows) messages, \(.archive.mb_per_million) MB per million (indexes included).",
+      "  export of \(.export.messages) messages (NDJSON, \(.export.bytes / 1048576 | round) MB): \(.export.seconds) s, \(.export.messages_per_s) messages/s; server VmHWM \(.export.rss_before_kb) kB before, \(.export.rss_peak_kb) kB after (+\(.export.rss_growth_kb) kB)",
+      (if .archive_cost then "  post_message with ARCHIVE=on: \(.archive_cost.post_message_on_vs_off * 100 | round) % of its req/s with ARCHIVE=off" else empty end)' "$JSON_OUT"
   echo
   echo "Notifications queued but not yet delivered when the load stopped (the dispatcher's backlog):"
   for r in "${ROUTES[@]}"; do

@@ -3,11 +3,12 @@
 # helpers defined there and in lib.sh.
 
 # ------------------------------------------------------ the servers we run
+# start_server [NAME=VALUE...]: the server, with these settings on top.
 start_server() {
   SERVER_PORT=$(free_port)
   # LOG_LEVEL=warn: with the default (info) every request writes a JSON log
   # line, which would be measured along with the service.
-  PORT=$SERVER_PORT DATABASE_URL=$DB_URL API_SECRET=bench-secret \
+  env "$@" PORT=$SERVER_PORT DATABASE_URL=$DB_URL API_SECRET=bench-secret \
     NOTIFICATIONS_PORT_8080_TCP_ADDR=127.0.0.1 NOTIFICATIONS_PORT_8080_TCP_PORT=$RECV_PORT \
     EXPIRY_INTERVAL_SECONDS=0 LOG_LEVEL=warn ROUTE_PREFIX=$PREFIX \
     HTTP_THREADS=$BENCH_HTTP_THREADS \
@@ -44,15 +45,18 @@ parse_wrk() {
 }
 
 # Size in bytes of the real answer of a route (plain, no gzip: wrk sends no
-# Accept-Encoding), for the HTTP ceiling; room ROOMS/2 with its own token.
-answer_bytes() { # get|post|create
+# Accept-Encoding), for the HTTP ceiling; room ROOMS/2 (HISTORY_ROOMS/2 for
+# history) with its own token.
+answer_bytes() { # get|post|create|history
   local n=$((ROOMS / 2))
+  [[ $1 != history ]] || n=$(((HISTORY_ROOMS + 1) / 2))
   local base="http://127.0.0.1:$SERVER_PORT/$PREFIX/auth/tok-u${n}a"
   local room="bench%2Fu${n}a%2Fu${n}b" out
   case $1 in
     get) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$base/rooms/$room") ;;
     post) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
                   -d '{"timestamp":1700000000000,"type":"text","message":"bench"}' "$base/rooms/$room/messages") ;;
+    history) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$base/rooms/$room/messages?limit=50") ;;
     create) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
                     -d "{\"type\":\"bench\",\"users\":[\"u${n}a\",\"u${n}b\"]}" "$base/rooms") ;;
   esac
@@ -69,9 +73,10 @@ answer_bytes() { # get|post|create
 RSS_EVERY=0.5
 OUTBOX_DRAIN_MAX=120
 ((DURATION < 120)) || RSS_EVERY=1
-measure_service() { # TAG SCRIPT ROOMS -> S_* and logs
+measure_service() { # TAG SCRIPT ROOMS [NAME=VALUE...] -> S_* and logs
   local tag=$1 script=$2 rooms=$3 sampler top_pid rss_file=$LOGS/rss-$1.txt
-  start_server
+  shift 3
+  start_server "$@"
   run_wrk "warmup-$tag" "$script" "$SERVER_PORT" "$WARMUP" "$rooms"
   sample_rss "$SERVER_PID" "$rss_file" "$RSS_EVERY" &
   sampler=$!
@@ -121,16 +126,27 @@ measure_service() { # TAG SCRIPT ROOMS -> S_* and logs
   sql -c 'TRUNCATE notification_outbox'
 }
 
-declare -A ROUTE_SCRIPT=([get_room]=get_room [post_message]=post_message [create_room]=create_room [mixed]=mixed)
-read -ra ROUTES <<<"${BENCH_ROUTES:-get_room post_message create_room mixed}"
+# Each route: its wrk script, and the server settings it runs with beyond
+# start_server's. post_message_noarchive is post_message with ARCHIVE=off,
+# measured in the same run to give the record's cost.
+declare -A ROUTE_SCRIPT=([get_room]=get_room [post_message]=post_message
+                         [post_message_noarchive]=post_message [create_room]=create_room
+                         [mixed]=mixed [history]=history)
+declare -A ROUTE_ENV=([post_message_noarchive]=ARCHIVE=off)
+read -ra ROUTES <<<"${BENCH_ROUTES:-get_room post_message post_message_noarchive create_room mixed history}"
+# The rooms a route's requests spread over (history: those with a long record).
+route_rooms() { if [[ $1 == history ]]; then echo "$HISTORY_ROOMS"; else echo "$ROOMS"; fi; }
 TOTAL_ERRORS=0
 
 measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
   local r=$1
   log "== $r: service (${DURATION}s after ${WARMUP}s warmup)"
-  start_server_sizes "$r"
+  local rooms env=()
+  rooms=$(route_rooms "$r")
+  [[ -z ${ROUTE_ENV[$r]:-} ]] || env=("${ROUTE_ENV[$r]}")
+  start_server_sizes "$r" "${env[@]}"
   stop_server
-  measure_service "$r" "${ROUTE_SCRIPT[$r]}" "$ROOMS"
+  measure_service "$r" "${ROUTE_SCRIPT[$r]}" "$rooms" "${env[@]}"
   stop_server
   log "   $S_RPS req/s, p50 $S_P50 ms, p99 $S_P99 ms, errors $S_ERRORS, VmHWM $S_HWM kB, cpu $S_CPU"
   [[ $S_OUTBOX == 0 ]] || log "   notifications queued at the end: $S_OUTBOX, delivered in ${S_OUTBOX_DRAIN}s"
@@ -167,12 +183,16 @@ measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
                 postgres_us_per_req: (if .rps > 0 then (.cpu.postgres_pct * 10000 / .rps | round) else null end)}' \
     >"$WORK/json/route-$r.json"
 }
-# The answer sizes of the route (for its HTTP ceiling), on a fresh server.
-start_server_sizes() {
-  start_server
-  case $1 in
+# The answer sizes of the route (for its HTTP ceiling), on a fresh server
+# with the route's settings.
+start_server_sizes() { # ROUTE [NAME=VALUE...]
+  local r=$1
+  shift
+  start_server "$@"
+  case $r in
     get_room) SIZE_GET=$(answer_bytes get); SIZE_POST=$SIZE_GET ;;
-    post_message) SIZE_GET=$(answer_bytes post); SIZE_POST=$SIZE_GET ;;
+    history) SIZE_GET=$(answer_bytes history); SIZE_POST=$SIZE_GET ;;
+    post_message*) SIZE_GET=$(answer_bytes post); SIZE_POST=$SIZE_GET ;;
     create_room) SIZE_GET=$(answer_bytes create); SIZE_POST=$SIZE_GET ;;
     mixed) SIZE_GET=$(answer_bytes get); SIZE_POST=$(answer_bytes post) ;;
   esac

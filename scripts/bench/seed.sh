@@ -4,20 +4,30 @@
 
 # --------------------------------------------------------------- the data
 # The rooms, messages and tokens of scripts/bench/seed.sql (read it for the
-# shape of the data): set LETTER of N rooms, with tokens when TOKENS is 1.
-seed() { # LETTER N TOKENS
-  sql -v l="$1" -v n="$2" -v tokens="$3" -f "$ROOT/scripts/bench/seed.sql"
+# shape of the data): set LETTER of N rooms, with tokens when TOKENS is 1,
+# the first HISTORY of them with 1,000 messages on record.
+seed() { # LETTER N TOKENS HISTORY
+  sql -v l="$1" -v n="$2" -v tokens="$3" -v history="$4" -f "$ROOT/scripts/bench/seed.sql"
 }
 settle() { sql -c 'VACUUM ANALYZE' && sql -c 'CHECKPOINT'; }
 # reseed N [EXPIRED_N]: empty every table, seed N live rooms with tokens and,
 # when EXPIRED_N, that many more rooms (users e<i>a/e<i>b) already expired.
+# The first HISTORY_ROOMS rooms have 1,000 messages on record (the history
+# route and the export); EXPORT_UNTIL is a time after their storage and
+# before everything else's.
 reseed() {
   local t0=$SECONDS
-  sql -c 'TRUNCATE rooms, room_users, messages, auth_tokens, notification_outbox'
-  log "seeding $1 rooms of 100 messages${2:+ and $2 expired ones}"
-  seed u "$1" 1
+  # The record refuses TRUNCATE (its triggers): as superuser, in replica
+  # mode, which fires no ordinary trigger.
+  sql -c 'SET session_replication_role = replica' \
+      -c 'TRUNCATE rooms, room_users, messages, auth_tokens, notification_outbox,
+                   message_archive, message_archive_held, audit_log, legal_holds'
+  HISTORY_ROOMS=$((${BENCH_HISTORY_ROOMS:-1000} < $1 ? ${BENCH_HISTORY_ROOMS:-1000} : $1))
+  log "seeding $1 rooms of 100 messages, $HISTORY_ROOMS of them with 1,000 on record${2:+, and $2 expired ones}"
+  EXPORT_UNTIL=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
+  seed u "$1" 1 "$HISTORY_ROOMS"
   if [[ -n ${2:-} ]]; then
-    seed e "$2" 0
+    seed e "$2" 0 0
     sql -c "UPDATE rooms SET expires_at = now() - interval '1 s' WHERE id LIKE 'bench/e%'"
   fi
   settle
