@@ -117,7 +117,7 @@ deps:
 
 # libFuzzer targets for everything that reads untrusted bytes; each runs
 # FUZZ_SECONDS from its seed corpus in tests/fuzz/corpus/<name>/.
-FUZZ_TARGETS := router body config
+FUZZ_TARGETS := router body config query
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS    := src/text.c src/router.c src/body.c src/room.c src/message.c src/config.c
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)

@@ -172,6 +172,36 @@ static bool text_digits(const char *s, int digits, int *out)
     return true;
 }
 
+/* Days in month MO (1-12) of year Y, by the Gregorian rules. */
+static int text_month_days(int y, int mo)
+{
+    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
+/* EPOCH seconds plus the decimal FRACTION (".ddd" or "") as text in OUT.
+ * Before 1970 the whole part is negative and the fraction positive, so
+ * -1 + .25 is written -0.75, not -1.25. */
+static void text_write_seconds(long long epoch, const char *fraction, char *out, size_t outlen)
+{
+    if (epoch >= 0 || !*fraction || strspn(fraction + 1, "0") == strlen(fraction + 1)) {
+        snprintf(out, outlen, "%lld%s", epoch, fraction);
+        return;
+    }
+    /* 1 - fraction, digit by digit from the right: 10^n - digits. */
+    char rest[16];
+    size_t n = strlen(fraction + 1);
+    int borrow = 0;
+    for (size_t i = n; i-- > 0;) {
+        int d = 0 - (fraction[1 + i] - '0') - borrow;
+        borrow = d < 0;
+        rest[i] = (char)('0' + (d < 0 ? d + 10 : d));
+    }
+    rest[n] = '\0';
+    snprintf(out, outlen, "-%lld.%s", -(epoch + 1), rest);
+}
+
 bool text_parse_time(const char *s, char *out, size_t outlen)
 {
     struct tm tm = { 0 };
@@ -204,8 +234,8 @@ bool text_parse_time(const char *s, char *out, size_t outlen)
             return false;
         }
     }
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
-        oh > 23 || om > 59)
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > text_month_days(y, mo) || h > 23 || mi > 59 ||
+        sec > 60 || oh > 23 || om > 59)
         return false;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -214,6 +244,6 @@ bool text_parse_time(const char *s, char *out, size_t outlen)
     tm.tm_min = mi;
     tm.tm_sec = sec;
     long long epoch = (long long)timegm(&tm) - sign * (oh * 3600LL + om * 60LL);
-    snprintf(out, outlen, "%lld%s", epoch, fraction);
+    text_write_seconds(epoch, fraction, out, outlen);
     return true;
 }
