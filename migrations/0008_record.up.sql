@@ -515,12 +515,26 @@ BEGIN
         OR EXISTS (SELECT 1 FROM message_record r
                      JOIN legal_holds h ON h.lifted_at IS NULL AND h.kind = 'room'
                                        AND h.subject = r.room_id
-                    WHERE r.sender = p_user AND (p_since IS NULL OR r.stored_at >= p_since))) THEN
+                    WHERE r.sender = p_user AND (p_since IS NULL OR r.stored_at >= p_since))
+        OR EXISTS (SELECT 1 FROM messages m
+                     JOIN legal_holds h ON h.lifted_at IS NULL AND h.kind = 'room'
+                                       AND h.subject = m.room_id
+                    WHERE m.sender = p_user AND (p_since IS NULL OR m.created_at >= p_since))) THEN
         status := 'held';
         redacted := 0;
         RETURN NEXT;
         RETURN;
     END IF;
+    -- Messages a room still shows but the record lacks (stored with
+    -- ARCHIVE=off) enter it first, so that they leave the room and leave a
+    -- tombstone like the others.
+    INSERT INTO message_archive (id, stored_at, room_id, sender, type, ts, ts_is_string,
+                                 message, json_text)
+    SELECT m.id, m.created_at, m.room_id, m.sender, m.type, m.ts, m.ts_is_string, m.message,
+           m.json_text
+      FROM messages m
+     WHERE m.sender = p_user AND (p_since IS NULL OR m.created_at >= p_since)
+       AND NOT EXISTS (SELECT 1 FROM message_record r WHERE r.id = m.id);
     WITH batch AS (
         SELECT a.id, a.stored_at FROM message_archive a
          WHERE a.sender = p_user AND a.redacted_at IS NULL

@@ -31,11 +31,16 @@ struct handlers_post {
 static bool handlers_users_have(struct json_object *users, const char *username);
 static bool handlers_room_has_user(struct json_object *room, const char *username);
 static bool handlers_users_exclude(struct json_object *body, const char *username);
+static bool handlers_member_read(struct app *app, struct caller *who, const char *token,
+                                 enum store_result r, char **found, struct json_object *users,
+                                 struct http_response *resp);
 static enum store_result handlers_post(void *cls, const struct caller *who);
 
-/* True when USERNAME is in USERS (a JSON array of strings). */
+/* True when USERNAME is in USERS (a JSON array of strings; NULL: no one). */
 static bool handlers_users_have(struct json_object *users, const char *username)
 {
+    if (!json_object_is_type(users, json_type_array))
+        return false;
     for (size_t i = 0; i < json_object_array_length(users); i++)
         if (strcmp(json_object_get_string(json_object_array_get_idx(users, i)), username) == 0)
             return true;
@@ -47,6 +52,29 @@ static bool handlers_room_has_user(struct json_object *room, const char *usernam
     struct json_object *users = NULL;
     return json_object_object_get_ex(room, "users", &users) &&
            handlers_users_have(users, username);
+}
+
+/* The end of a read that only the room's members (or the secret) may see:
+ * R, the store's answer, fails the request; the token's user (*FOUND,
+ * taken) is remembered; a caller not in USERS gets 401. True when the read
+ * may be answered. */
+static bool handlers_member_read(struct app *app, struct caller *who, const char *token,
+                                 enum store_result r, char **found, struct json_object *users,
+                                 struct http_response *resp)
+{
+    if (r != STORE_OK) {
+        reply_store_failure(resp, r);
+        return false;
+    }
+    if (token) {
+        caller_learned(&app->callers, who, *found);
+        *found = NULL;
+    }
+    if (who->kind != AUTH_SECRET && !handlers_users_have(users, who->username)) {
+        reply_store_failure(resp, STORE_NOT_MEMBER);
+        return false;
+    }
+    return true;
 }
 
 /* True when BODY.users is an array of strings without USERNAME: the
@@ -126,18 +154,11 @@ void handlers_get_room(struct app *app, const struct http_request *req,
     const char *token = who.kind == AUTH_LOOKUP ? m->token : NULL;
     enum store_result r = store_get_room(app->store, m->room_id ? m->room_id : "", token,
                                          &found, &room, req->req_id);
-    if (r != STORE_OK) {
-        reply_store_failure(resp, r);
+    struct json_object *users = NULL;
+    if (r == STORE_OK)
+        json_object_object_get_ex(room, "users", &users);
+    if (!handlers_member_read(app, &who, token, r, &found, users, resp))
         goto out;
-    }
-    if (token) {
-        caller_learned(&app->callers, &who, found);
-        found = NULL;
-    }
-    if (who.kind != AUTH_SECRET && !handlers_room_has_user(room, who.username)) {
-        reply_store_failure(resp, STORE_NOT_MEMBER);
-        goto out;
-    }
     resp->json = room;
     room = NULL;
     resp->status = 200;
@@ -209,18 +230,8 @@ void handlers_history(struct app *app, const struct http_request *req,
     const char *token = who.kind == AUTH_LOOKUP ? m->token : NULL;
     enum store_result r = record_history(app->store, m->room_id ? m->room_id : "", token,
                                          before, limit, &found, &users, &page, req->req_id);
-    if (r != STORE_OK) {
-        reply_store_failure(resp, r);
+    if (!handlers_member_read(app, &who, token, r, &found, users, resp))
         goto out;
-    }
-    if (token) {
-        caller_learned(&app->callers, &who, found);
-        found = NULL;
-    }
-    if (who.kind != AUTH_SECRET && !handlers_users_have(users, who.username)) {
-        reply_store_failure(resp, STORE_NOT_MEMBER);
-        goto out;
-    }
     resp->json = page;
     page = NULL;
     resp->status = 200;

@@ -366,19 +366,32 @@ out:
     moderation_filter_free(&mf);
 }
 
-void moderation_redact_message(struct app *app, const struct http_request *req,
-                               const struct route_match *m, struct http_response *resp)
+/* An action on one item of the record named by its id in the path (a
+ * message, a hold): ACTION with the body's actor and reason. */
+typedef enum store_result (*moderation_id_action_fn)(struct store *st, long long id,
+                                                     const char *actor, const char *reason,
+                                                     struct json_object **result,
+                                                     const char *req_id);
+
+static void moderation_on_id(struct app *app, const struct http_request *req,
+                             const struct route_match *m, const char *what,
+                             moderation_id_action_fn action, struct http_response *resp)
 {
     struct json_object *body = NULL, *result = NULL;
     const char *actor = NULL, *reason = NULL;
     long long id = 0;
     if (moderation_actor_body(app, req, m, &body, &actor, &reason, resp) &&
-        moderation_id(m->subject, &id, "the message id", resp)) {
-        enum store_result r = record_redact_message(app->store, id, actor, reason, &result,
-                                                    req->req_id);
+        moderation_id(m->subject, &id, what, resp)) {
+        enum store_result r = action(app->store, id, actor, reason, &result, req->req_id);
         moderation_answer(resp, r, result);
     }
     json_object_put(body);
+}
+
+void moderation_redact_message(struct app *app, const struct http_request *req,
+                               const struct route_match *m, struct http_response *resp)
+{
+    moderation_on_id(app, req, m, "the message id", record_redact_message, resp);
 }
 
 void moderation_redact_user(struct app *app, const struct http_request *req,
@@ -456,16 +469,7 @@ void moderation_hold_set(struct app *app, const struct http_request *req,
 void moderation_hold_lift(struct app *app, const struct http_request *req,
                           const struct route_match *m, struct http_response *resp)
 {
-    struct json_object *body = NULL, *result = NULL;
-    const char *actor = NULL, *reason = NULL;
-    long long id = 0;
-    if (moderation_actor_body(app, req, m, &body, &actor, &reason, resp) &&
-        moderation_id(m->subject, &id, "the hold id", resp)) {
-        enum store_result r = record_hold_lift(app->store, id, actor, reason, &result,
-                                               req->req_id);
-        moderation_answer(resp, r, result);
-    }
-    json_object_put(body);
+    moderation_on_id(app, req, m, "the hold id", record_hold_lift, resp);
 }
 
 void moderation_audit(struct app *app, const struct http_request *req,

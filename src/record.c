@@ -303,30 +303,46 @@ static enum store_result record_one_row(struct store *st, struct db_call call, i
     return STORE_ERROR;
 }
 
-enum store_result record_redact_message(struct store *st, long long id, const char *actor,
-                                        const char *reason, struct json_object **result,
-                                        const char *req_id)
+/* An action on record item ID through CALL, whose one row starts with the
+ * status ("not_found" or the action's) and the time it took effect: the
+ * answer {"id", "status", TIME_KEY}, with *RES kept for more columns. */
+static enum store_result record_id_action(struct store *st, struct db_call call, int ncols,
+                                          long long id, const char *time_key,
+                                          struct json_object **result, PGresult **res,
+                                          const char *req_id)
 {
     *result = NULL;
-    char id_text[24];
-    snprintf(id_text, sizeof id_text, "%lld", id);
-    PGresult *res = NULL;
-    enum store_result r = record_one_row(
-        st, DB_CALL(SQL_REDACT_MESSAGE, id_text, actor, reason, req_id), 3, &res, req_id);
+    enum store_result r = record_one_row(st, call, ncols, res, req_id);
     if (r != STORE_OK)
         return r;
-    if (strcmp(PQgetvalue(res, 0, 0), "not_found") == 0) {
-        PQclear(res);
+    if (strcmp(PQgetvalue(*res, 0, 0), "not_found") == 0) {
+        PQclear(*res);
+        *res = NULL;
         return STORE_NOT_FOUND;
     }
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_int64(id));
-    json_object_object_add(o, "status", record_text_or_null(res, 0, 0));
-    json_object_object_add(o, "redactedAt", record_text_or_null(res, 0, 1));
-    json_object_object_add(o, "contentWiped",
+    json_object_object_add(o, "status", record_text_or_null(*res, 0, 0));
+    json_object_object_add(o, time_key, record_text_or_null(*res, 0, 1));
+    *result = o;
+    return STORE_OK;
+}
+
+enum store_result record_redact_message(struct store *st, long long id, const char *actor,
+                                        const char *reason, struct json_object **result,
+                                        const char *req_id)
+{
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%lld", id);
+    PGresult *res = NULL;
+    enum store_result r = record_id_action(
+        st, DB_CALL(SQL_REDACT_MESSAGE, id_text, actor, reason, req_id), 3, id, "redactedAt",
+        result, &res, req_id);
+    if (r != STORE_OK)
+        return r;
+    json_object_object_add(*result, "contentWiped",
                            json_object_new_boolean(PQgetvalue(res, 0, 2)[0] == 't'));
     PQclear(res);
-    *result = o;
     return STORE_OK;
 }
 
@@ -384,25 +400,15 @@ enum store_result record_hold_lift(struct store *st, long long id, const char *a
                                    const char *reason, struct json_object **result,
                                    const char *req_id)
 {
-    *result = NULL;
     char id_text[24];
     snprintf(id_text, sizeof id_text, "%lld", id);
     PGresult *res = NULL;
-    enum store_result r = record_one_row(
-        st, DB_CALL(SQL_HOLD_LIFT, id_text, actor, reason, req_id), 2, &res, req_id);
-    if (r != STORE_OK)
-        return r;
-    if (strcmp(PQgetvalue(res, 0, 0), "not_found") == 0) {
+    enum store_result r = record_id_action(
+        st, DB_CALL(SQL_HOLD_LIFT, id_text, actor, reason, req_id), 2, id, "liftedAt", result,
+        &res, req_id);
+    if (r == STORE_OK)
         PQclear(res);
-        return STORE_NOT_FOUND;
-    }
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", json_object_new_int64(id));
-    json_object_object_add(o, "status", record_text_or_null(res, 0, 0));
-    json_object_object_add(o, "liftedAt", record_text_or_null(res, 0, 1));
-    PQclear(res);
-    *result = o;
-    return STORE_OK;
+    return r;
 }
 
 enum store_result record_holds(struct store *st, bool all, struct json_object **list,

@@ -508,7 +508,9 @@ static void test_export_streams_with_flat_memory(void **state)
 }
 
 /* ARCHIVE=off, for deployments that must not keep messages: the room
- * works as ever, nothing goes on record, history is empty. */
+ * works as ever, nothing goes on record, history is empty; a user's
+ * messages can still be redacted (they leave the room, a tombstone
+ * without content stays). */
 static void test_archive_off_keeps_nothing(void **state)
 {
     (void)state;
@@ -528,6 +530,19 @@ static void test_archive_off_keeps_nothing(void **state)
     assert_int_equal(json_object_array_length(json_object_object_get(resp_json(r), "messages")),
                      0);
     resp_free(r);
+
+    r = http_post("{\"actor\":\"mod\",\"reason\":\"spam\",\"erase\":true}",
+                  MOD "/archive/users/alice/redact");
+    assert_status(r, 200);
+    assert_int_equal(json_object_get_int(json_object_object_get(resp_json(r), "redacted")), 2);
+    resp_free(r);
+    r = http_get(PFX "/auth/%s/rooms/%s", TOK_BOB, enc(ROOM));
+    assert_room(r, ROOM, "rec", USERS("alice", "bob"), 1);
+    resp_free(r);
+    assert_int_equal(db_long("SELECT count(*) FROM message_record WHERE sender = 'alice' "
+                             "AND redacted_at IS NOT NULL AND message IS NULL "
+                             "AND json_text IS NULL", 0, NULL), 2);
+    assert_audited("redact_user", "alice");
     check_bad_archive_setting();
 }
 
