@@ -11,7 +11,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libmicrohttpd libpq json-c libcurl zlib libcrypto
+PKGS     := libmicrohttpd libpq json-c libcurl zlib libcrypto hiredis
 # Recursively expanded on purpose: pkg-config may only exist once deps.sh ran.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -89,8 +89,8 @@ $(BUILD)/unit/%: tests/unit/%.c $$(call unit_objs,$$*)
 
 $(BUILD)/test_integration: $(ITEST_SRCS) $(wildcard tests/integration/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) $(shell pkg-config --cflags libcurl libpq json-c) $(LDFLAGS) \
-	  -o $@ $(ITEST_SRCS) $(CMOCKA_LIBS) $(shell pkg-config --libs libcurl libpq json-c) $(LDLIBS)
+	$(CC) $(CFLAGS) $(CMOCKA_CFLAGS) $(shell pkg-config --cflags libcurl libpq json-c hiredis) $(LDFLAGS) \
+	  -o $@ $(ITEST_SRCS) $(CMOCKA_LIBS) $(shell pkg-config --libs libcurl libpq json-c hiredis) $(LDLIBS)
 
 unit: $(UNIT_BINS)
 	@rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)

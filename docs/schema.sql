@@ -125,10 +125,10 @@ CREATE FUNCTION public.chat_audit(p_actor text, p_action text, p_subject text, p
 $$;
 
 --
--- Name: chat_create_room(text, text, text[], text, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: chat_create_room(text, text, text[], text, integer, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.chat_create_room(p_id text, p_type text, p_users text[], p_user text, p_ttl_seconds integer) RETURNS text
+CREATE FUNCTION public.chat_create_room(p_id text, p_type text, p_users text[], p_user text, p_ttl_seconds integer, p_policies jsonb) RETURNS text
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -137,7 +137,7 @@ DECLARE
     v_same_type boolean;
     v_same_users boolean;
 BEGIN
-    IF p_user IS NOT NULL AND chat_is_banned(p_user) THEN
+    IF p_user IS NOT NULL AND chat_is_banned(p_user, p_policies) THEN
         RETURN 'banned';
     END IF;
     INSERT INTO rooms (id, type, expires_at) VALUES (p_id, p_type, v_expires)
@@ -152,7 +152,7 @@ BEGIN
       FROM rooms WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         -- Deleted by the expiry job between our two statements.
-        RETURN chat_create_room(p_id, p_type, p_users, NULL, p_ttl_seconds);
+        RETURN chat_create_room(p_id, p_type, p_users, NULL, p_ttl_seconds, NULL);
     END IF;
     IF v_live THEN
         -- The same users: as many, and each stored one among P_USERS (both
@@ -274,16 +274,15 @@ END;
 $$;
 
 --
--- Name: chat_is_banned(text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: chat_is_banned(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.chat_is_banned(p_username text) RETURNS boolean
+CREATE FUNCTION public.chat_is_banned(p_username text, p_given jsonb) RETURNS boolean
     LANGUAGE sql STABLE
-    AS $_$
-    SELECT EXISTS (SELECT 1 FROM usermeta
-                    WHERE username = p_username AND key = '$banned'
-                      AND value ~ '^\s*[-+]?[0-9]');
-$_$;
+    AS $$
+    SELECT coalesce((SELECT p.banned FROM chat_user_policies(ARRAY[p_username], p_given) p),
+                    false);
+$$;
 
 --
 -- Name: chat_is_held(text, text); Type: FUNCTION; Schema: public; Owner: -
@@ -328,12 +327,12 @@ END;
 $$;
 
 --
--- Name: chat_post_message(text, text, boolean, boolean, text, boolean, text, text, text, integer, integer, text, text, integer, bytea, boolean, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: chat_post_message(text, text, boolean, boolean, text, boolean, text, text, text, integer, integer, text, text, integer, bytea, boolean, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.chat_post_message(p_room_id text, p_sender text, p_is_secret boolean, p_store boolean, p_ts text, p_ts_is_string boolean, p_type text, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_push text, p_lease_ms integer, p_token_sha256 bytea, p_archive boolean, p_request_id text) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
+CREATE FUNCTION public.chat_post_message(p_room_id text, p_sender text, p_is_secret boolean, p_store boolean, p_ts text, p_ts_is_string boolean, p_type text, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_push text, p_lease_ms integer, p_token_sha256 bytea, p_archive boolean, p_request_id text, p_policies jsonb) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
     LANGUAGE plpgsql
-    AS $_$
+    AS $$
 #variable_conflict use_column
 DECLARE
     v_disabled boolean;
@@ -351,12 +350,8 @@ BEGIN
     END IF;
 
     IF NOT p_is_secret THEN
-        SELECT coalesce(bool_or(key = '$chatdisabled' AND value = 'true'), false),
-               coalesce(bool_or(key = '$banned' AND value ~ '^\s*[-+]?[0-9]'), false),
-               coalesce(bool_or(key = '$muted' AND value = 'true'), false)
-          INTO v_disabled, v_banned, v_muted
-          FROM usermeta
-         WHERE username = p_sender AND key IN ('$chatdisabled', '$banned', '$muted');
+        SELECT p.chat_disabled, p.banned, p.muted INTO v_disabled, v_banned, v_muted
+          FROM chat_user_policies(ARRAY[p_sender], p_policies) p;
         status := CASE WHEN v_disabled THEN 'chat_disabled'
                        WHEN v_banned THEN 'banned'
                        WHEN v_muted THEN 'muted' END;
@@ -385,7 +380,7 @@ BEGIN
                 RETURN QUERY
                 SELECT 'ok'::text, q.id, q.to_user, q.type, q.data, q.push
                   FROM chat_queue_notifications(p_room_id, p_sender, p_notify_data, p_push,
-                                                p_lease_ms) q;
+                                                p_lease_ms, p_policies) q;
                 IF FOUND THEN
                     RETURN;
                 END IF;
@@ -407,13 +402,13 @@ BEGIN
     END IF;
     RETURN NEXT;
 END;
-$_$;
+$$;
 
 --
--- Name: chat_queue_notifications(text, text, text, text, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: chat_queue_notifications(text, text, text, text, integer, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.chat_queue_notifications(p_room_id text, p_sender text, p_data text, p_push text, p_lease_ms integer) RETURNS TABLE(id bigint, to_user text, type text, data text, push text)
+CREATE FUNCTION public.chat_queue_notifications(p_room_id text, p_sender text, p_data text, p_push text, p_lease_ms integer, p_policies jsonb) RETURNS TABLE(id bigint, to_user text, type text, data text, push text)
     LANGUAGE plpgsql
     AS $_$
 #variable_conflict use_column
@@ -421,16 +416,12 @@ BEGIN
     RETURN QUERY
     WITH receivers AS (
         SELECT u.username,
-               coalesce(bool_or(m.key = '$muted' AND m.value = 'true'), false) AS muted,
-               coalesce(bool_or(m.key = '$chatdisabled' AND m.value = 'true'), false) AS disabled,
-               coalesce(bool_or(m.key = '$blocked'
-                                AND p_sender = ANY (string_to_array(m.value, ','))), false) AS blocked
+               coalesce(p.muted, false) AS muted,
+               coalesce(p.chat_disabled, false) AS disabled,
+               coalesce(p_sender = ANY (p.blocked), false) AS blocked
           FROM room_users u
-          LEFT JOIN usermeta m
-                 ON m.username = u.username
-                AND m.key IN ('$muted', '$chatdisabled', '$blocked')
+          LEFT JOIN LATERAL chat_user_policies(ARRAY[u.username], p_policies) p ON true
          WHERE u.room_id = p_room_id AND u.username <> p_sender
-         GROUP BY u.username
     ), notes (to_user, type, data, push) AS (
         SELECT r.username, 'message', p_data, p_push
           FROM receivers r
@@ -740,14 +731,14 @@ END;
 $$;
 
 --
--- Name: chat_system_message(text, text, text[], text, boolean, text, text, integer, integer, text, integer, boolean, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: chat_system_message(text, text, text[], text, boolean, text, text, integer, integer, text, integer, boolean, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.chat_system_message(p_id text, p_type text, p_users text[], p_ts text, p_ts_is_string boolean, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_lease_ms integer, p_archive boolean, p_request_id text) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
+CREATE FUNCTION public.chat_system_message(p_id text, p_type text, p_users text[], p_ts text, p_ts_is_string boolean, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_lease_ms integer, p_archive boolean, p_request_id text, p_policies jsonb) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
     LANGUAGE plpgsql
     AS $_$
 BEGIN
-    IF chat_create_room(p_id, p_type, p_users, NULL, p_ttl_seconds) = 'conflict' THEN
+    IF chat_create_room(p_id, p_type, p_users, NULL, p_ttl_seconds, NULL) = 'conflict' THEN
         status := 'conflict';
         RETURN NEXT;
         RETURN;
@@ -756,7 +747,7 @@ BEGIN
     SELECT * FROM chat_post_message(p_id, '$$', true, true, p_ts, p_ts_is_string, 'event',
                                     p_message, p_json, p_max_messages, p_ttl_seconds,
                                     p_notify_data, NULL, p_lease_ms, NULL, p_archive,
-                                    p_request_id);
+                                    p_request_id, p_policies);
 END;
 $_$;
 
@@ -769,6 +760,30 @@ CREATE FUNCTION public.chat_token_digest(p_token text) RETURNS bytea
     AS $$
     SELECT sha256(convert_to(p_token, 'UTF8'));
 $$;
+
+--
+-- Name: chat_user_policies(text[], jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_user_policies(p_users text[], p_given jsonb) RETURNS TABLE(username text, banned boolean, muted boolean, chat_disabled boolean, blocked text[])
+    LANGUAGE sql STABLE
+    AS $_$
+    SELECT s.username,
+           coalesce(bool_or(s.key = '$banned' AND s.value ~ '^\s*[-+]?[0-9]'), false),
+           coalesce(bool_or(s.key = '$muted' AND s.value = 'true'), false),
+           coalesce(bool_or(s.key = '$chatdisabled' AND s.value = 'true'), false),
+           coalesce(string_to_array(max(s.value) FILTER (WHERE s.key = '$blocked'), ','),
+                    '{}')
+      FROM (SELECT m.username, m.key, m.value
+              FROM usermeta m
+             WHERE p_given IS NULL AND m.username = ANY (p_users)
+               AND m.key IN ('$banned', '$muted', '$chatdisabled', '$blocked')
+            UNION ALL
+            SELECT u.key, k.key, k.value
+              FROM jsonb_each(p_given) u, jsonb_each_text(u.value) k
+             WHERE u.key = ANY (p_users)) s
+     GROUP BY s.username;
+$_$;
 
 --
 -- Name: audit_log; Type: TABLE; Schema: public; Owner: -

@@ -6,16 +6,17 @@
 #   build  compiler, libraries and headers for `make` and the unit tests
 #   db     PostgreSQL server (initdb, pg_ctl) and psql for the test/dev cluster
 #   test   what the integration groups drive for real besides PostgreSQL
-#          (pgaudit: the group that proves no token reaches PostgreSQL's log)
+#          (redis-server: the authdb and usermeta links and the import;
+#          pgaudit: the group that proves no token reaches PostgreSQL's log)
 #   bench  wrk, the HTTP load generator
 #   check  valgrind, and clang with libFuzzer and the sanitizer runtimes
 # Add a group by adding one line to PKG_GROUPS.
 set -euo pipefail
 
 declare -A PKG_GROUPS=(
-  [build]="gcc make pkg-config libmicrohttpd-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev zlib1g-dev"
+  [build]="gcc make pkg-config libmicrohttpd-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev zlib1g-dev libhiredis-dev"
   [db]="postgresql postgresql-client"
-  [test]="postgresql-15-pgaudit"
+  [test]="postgresql-15-pgaudit redis-server"
   [bench]="wrk jq"
   [check]="valgrind clang libclang-rt-14-dev"
 )

@@ -37,7 +37,7 @@ static app_handler *const APP_HANDLERS[ROUTE_LAST + 1] = {
 };
 
 void app_init(struct app *app, const struct config *cfg, struct store *store,
-              struct token_cache *tokens, struct statsd *sd)
+              struct token_cache *tokens, struct statsd *sd, struct app_links links)
 {
     memset(app, 0, sizeof *app);
     app->cfg = cfg;
@@ -46,6 +46,8 @@ void app_init(struct app *app, const struct config *cfg, struct store *store,
     app->callers.api_secret = cfg->api_secret;
     app->callers.store = store;
     app->callers.cache = tokens;
+    app->callers.authdb = links.authdb;
+    app->usermeta = links.usermeta;
     app->limits.max_users = cfg->max_users_per_room;
     app->limits.max_type_bytes = cfg->max_room_type_bytes;
     app->limits.max_username_bytes = cfg->max_username_bytes;

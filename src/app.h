@@ -11,15 +11,23 @@
 #include "room.h"
 #include "router.h"
 
+struct redis_link;
 struct statsd;
 struct store;
 struct token_cache;
+
+/* The original's Redis links; each NULL when its variables are unset. */
+struct app_links {
+    struct redis_link *authdb;     /* player tokens (caller.c) */
+    struct redis_link *usermeta;   /* policies (usermeta.c) */
+};
 
 struct app {
     const struct config *cfg;   /* borrowed */
     struct store *store;        /* borrowed */
     struct statsd *statsd;      /* borrowed; NULL: statsd off */
     struct caller_env callers;  /* how tokens are resolved (borrowed parts) */
+    struct redis_link *usermeta; /* borrowed; NULL: policies from the table */
     struct room_limits limits;
     char start_date[40];        /* ISO-8601, for /about */
     char hostname[256];
@@ -31,7 +39,7 @@ typedef void app_handler(struct app *app, const struct http_request *req,
 
 /* Fills APP (everything borrowed; TOKENS and SD may be NULL). */
 void app_init(struct app *app, const struct config *cfg, struct store *store,
-              struct token_cache *tokens, struct statsd *sd);
+              struct token_cache *tokens, struct statsd *sd, struct app_links links);
 
 /* Parses REQ's body into *BODY (caller puts it; NULL for no body). False,
  * with the answer in RESP, for the problems found before the token is

@@ -4,14 +4,60 @@
 
 #include "reply.h"
 
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
 static bool caller_lookup(const struct caller_env *env, struct caller *who,
                           struct http_response *resp, const char *req_id);
 
+/* The user of an authdb value, as node-authdb stores an account: a JSON
+ * object whose "username" is a non-empty string (other fields ignored).
+ * NULL (an invalid token) for anything else. */
+static char *caller_authdb_username(const char *value)
+{
+    if (!value)
+        return NULL;
+    struct json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return NULL;
+    struct json_object *account = json_tokener_parse_ex(tok, value, (int)strlen(value));
+    bool whole = json_tokener_get_error(tok) == json_tokener_success &&
+                 tok->char_offset == (int)strlen(value);
+    json_tokener_free(tok);
+    struct json_object *name = NULL;
+    char *user = NULL;
+    if (whole && json_object_is_type(account, json_type_object) &&
+        json_object_object_get_ex(account, "username", &name) &&
+        json_object_is_type(name, json_type_string) && json_object_get_string_len(name) > 0)
+        user = strdup(json_object_get_string(name));
+    json_object_put(account);
+    return user;
+}
+
+/* A player token read in the authdb Redis: the key is the token itself. */
+static bool caller_from_authdb(const struct caller_env *env, struct caller *who,
+                               struct http_response *resp, const char *req_id)
+{
+    char *value = NULL;
+    const char *key = who->token;
+    if (redis_link_mget(env->authdb, &key, 1, &value, req_id) != REDIS_OK) {
+        reply_link_down(resp, "authdb");
+        return false;
+    }
+    who->owned = caller_authdb_username(value);
+    free(value);
+    if (!who->owned) {
+        reply_not_authorized(resp);
+        return false;
+    }
+    who->kind = AUTH_USER;
+    who->username = who->owned;
+    return true;
+}
+
 bool caller_classify(const struct caller_env *env, const char *token, struct caller *who,
-                     struct http_response *resp)
+                     struct http_response *resp, const char *req_id)
 {
     memset(who, 0, sizeof *who);
     const char *name = NULL;
@@ -25,7 +71,7 @@ bool caller_classify(const struct caller_env *env, const char *token, struct cal
         who->username = name;
         return true;
     case AUTH_LOOKUP:
-        return true;
+        return !env->authdb || caller_from_authdb(env, who, resp, req_id);
     case AUTH_INVALID:
         break;
     }
@@ -53,7 +99,8 @@ static bool caller_lookup(const struct caller_env *env, struct caller *who,
 bool caller_resolve(const struct caller_env *env, const char *token, struct caller *who,
                     struct http_response *resp, const char *req_id)
 {
-    return caller_classify(env, token, who, resp) && caller_lookup(env, who, resp, req_id);
+    return caller_classify(env, token, who, resp, req_id) &&
+           caller_lookup(env, who, resp, req_id);
 }
 
 void caller_learned(const struct caller_env *env, struct caller *who, char *name)
@@ -70,7 +117,7 @@ bool caller_write(const struct caller_env *env, const char *token, struct caller
                   caller_write_fn *write, void *cls, enum store_result *r,
                   struct http_response *resp, const char *req_id)
 {
-    if (!caller_classify(env, token, who, resp))
+    if (!caller_classify(env, token, who, resp, req_id))
         return false;
     if (who->kind == AUTH_LOOKUP &&
         token_cache_get(env->cache, token, who->cached, sizeof who->cached)) {

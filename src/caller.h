@@ -1,8 +1,9 @@
 /* caller: who is calling, from the token in the path. Token order: the API
- * secret, "SECRET.name", then a table token, looked up in auth_tokens or,
- * for a write, guessed from the token cache and checked by the write's own
- * statement (caller_write owns that retry). Answers 401 or 503 itself when
- * the caller cannot be known. */
+ * secret, "SECRET.name", then a player token: read from the authdb Redis
+ * when that link is set (as the original), else a table token, looked up
+ * in auth_tokens or, for a write, guessed from the token cache and checked
+ * by the write's own statement (caller_write owns that retry). Answers 401
+ * or 503 itself when the caller cannot be known. */
 #ifndef GANOMEDE_CALLER_H
 #define GANOMEDE_CALLER_H
 
@@ -10,6 +11,7 @@
 
 #include "auth.h"
 #include "http.h"
+#include "redis_link.h"
 #include "store.h"
 #include "token_cache.h"
 
@@ -18,6 +20,7 @@ struct caller_env {
     const char *api_secret;     /* "" when unset */
     struct store *store;
     struct token_cache *cache;  /* NULL: no cache */
+    struct redis_link *authdb;  /* NULL: player tokens are table tokens */
 };
 
 struct caller {
@@ -31,11 +34,13 @@ struct caller {
     char cached[TOKEN_CACHE_MAX_USER_BYTES + 1];
 };
 
-/* Classifies TOKEN (may be NULL) without a query: false, with 401 answered
- * in RESP, when it cannot be valid. A table token is left AUTH_LOOKUP. */
+/* Classifies TOKEN (may be NULL) without a database query: false, with 401
+ * answered in RESP, when it cannot be valid. With the authdb link a player
+ * token is read there (401 when unknown, 503 when Redis does not answer);
+ * without it a table token is left AUTH_LOOKUP. */
 __attribute__((warn_unused_result))
 bool caller_classify(const struct caller_env *env, const char *token, struct caller *who,
-                     struct http_response *resp);
+                     struct http_response *resp, const char *req_id);
 
 /* caller_classify, then a table token looked up (and its user remembered
  * in the cache): false with 401 or 503 answered when that fails. */

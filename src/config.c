@@ -96,6 +96,18 @@ static const struct config_var CONFIG_VARS[] = {
       31536000, "span of one partition of the record (30 days)" },
     { "ARCHIVE_CLOCK_OFFSET_SECONDS", CONFIG_INT, FIELD(archive_clock_offset_seconds), "0", 0,
       3153600000L, "the record's job acts this much later than now (tests, drills); 0 otherwise" },
+    { "REDIS_AUTH_PORT_6379_TCP_ADDR", CONFIG_STRING, FIELD(redis_auth_addr), "", 0, 0,
+      "host of the authdb Redis (player tokens, as ganomede-users writes them); unset: "
+      "the auth_tokens table" },
+    { "REDIS_AUTH_PORT_6379_TCP_PORT", CONFIG_INT, FIELD(redis_auth_port), "6379", 1, 65535,
+      "port of the authdb Redis" },
+    { "REDIS_USERMETA_PORT_6379_TCP_ADDR", CONFIG_STRING, FIELD(redis_usermeta_addr), "", 0, 0,
+      "host of the usermeta Redis (ban, mute, block, chat-disabled policies); unset: the "
+      "usermeta table" },
+    { "REDIS_USERMETA_PORT_6379_TCP_PORT", CONFIG_INT, FIELD(redis_usermeta_port), "6379", 1,
+      65535, "port of the usermeta Redis" },
+    { "REDIS_TIMEOUT_MS", CONFIG_INT, FIELD(redis_timeout_ms), "2000", 50, 60000,
+      "longest wait for a Redis connect or answer before the request gets 503" },
     { "NODE_ENV", CONFIG_STRING, FIELD(node_env), "development", 0, 0,
       "production, or anything else for development" },
     { "LOG_LEVEL", CONFIG_STRING, FIELD(log_level), "info", 0, 0,

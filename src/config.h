@@ -49,6 +49,11 @@ struct config {
     long archive_retention_days;    /* 0: keep everything */
     long archive_partition_seconds;
     long archive_clock_offset_seconds; /* tests and drills: the archive job's clock ahead */
+    const char *redis_auth_addr;    /* "" : tokens from auth_tokens */
+    long redis_auth_port;
+    const char *redis_usermeta_addr; /* "" : policies from usermeta */
+    long redis_usermeta_port;
+    long redis_timeout_ms;
     const char *node_env;
     const char *log_level;
 };

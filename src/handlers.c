@@ -9,6 +9,7 @@
 #include "room.h"
 #include "record.h"
 #include "store.h"
+#include "usermeta.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 /* One post, as caller_write runs it. */
 struct handlers_post {
     struct store *store;
+    struct redis_link *usermeta;      /* NULL: policies from the table */
     const char *room_id;
     const struct message_spec *msg;   /* NULL: the body was bad, checks only */
     struct json_object *push;
@@ -103,18 +105,22 @@ void handlers_create_room(struct app *app, const struct http_request *req,
     struct json_object *body = NULL, *room = NULL;
     struct room_spec spec = { 0 };
     struct caller who = { 0 };
-    char err[160];
+    char err[160], *policies = NULL;
     if (!app_parse_body(app, req, &body, resp) ||
         !caller_resolve(&app->callers, m->token, &who, resp, req->req_id))
         goto out;
     const char *caller = who.kind == AUTH_SECRET ? NULL : who.username;
+    if (caller && !usermeta_fetch(app->usermeta, &caller, 1, &policies, req->req_id)) {
+        reply_store_failure(resp, STORE_POLICIES_DOWN);
+        goto out;
+    }
     bool valid = room_spec_parse(body, &app->limits, &spec, err, sizeof err);
     bool outsider = caller && (valid ? !room_spec_has_user(&spec, caller)
                                      : handlers_users_exclude(body, caller));
     if (!valid || outsider) {
         /* The ban answer comes first; look it up only on this error path. */
-        enum store_result banned = caller ? store_is_banned(app->store, caller, req->req_id)
-                                          : STORE_OK;
+        enum store_result banned =
+            caller ? store_is_banned(app->store, caller, policies, req->req_id) : STORE_OK;
         if (banned != STORE_OK)
             reply_store_failure(resp, banned);
         else if (outsider)
@@ -123,7 +129,8 @@ void handlers_create_room(struct app *app, const struct http_request *req,
             http_response_error(resp, 400, "BadRequest", err);
         goto out;
     }
-    enum store_result r = store_create_room(app->store, &spec, caller, &room, req->req_id);
+    enum store_result r = store_create_room(app->store, &spec, caller, policies, &room,
+                                            req->req_id);
     /* The store compared the stored room with the body; its members are
      * checked again on what is about to be sent. */
     if (r == STORE_OK && caller && !handlers_room_has_user(room, caller))
@@ -136,6 +143,7 @@ void handlers_create_room(struct app *app, const struct http_request *req,
     room = NULL;
     resp->status = 200;
 out:
+    free(policies);
     json_object_put(room);
     room_spec_free(&spec);
     caller_free(&who);
@@ -149,7 +157,7 @@ void handlers_get_room(struct app *app, const struct http_request *req,
     struct json_object *room = NULL;
     struct caller who = { 0 };
     char *found = NULL;
-    if (!caller_classify(&app->callers, m->token, &who, resp))
+    if (!caller_classify(&app->callers, m->token, &who, resp, req->req_id))
         goto out;
     const char *token = who.kind == AUTH_LOOKUP ? m->token : NULL;
     enum store_result r = store_get_room(app->store, m->room_id ? m->room_id : "", token,
@@ -171,9 +179,15 @@ out:
 static enum store_result handlers_post(void *cls, const struct caller *who)
 {
     const struct handlers_post *p = cls;
-    return store_post_message(p->store, p->room_id, who->username,
-                              who->guessed ? who->token : NULL, who->kind == AUTH_SECRET,
-                              p->msg, p->push, p->req_id);
+    char *policies = NULL;
+    if (!usermeta_fetch_room(p->usermeta, p->room_id, who->username, &policies, p->req_id))
+        return STORE_POLICIES_DOWN;
+    enum store_result r = store_post_message(p->store, p->room_id, who->username,
+                                             who->guessed ? who->token : NULL,
+                                             who->kind == AUTH_SECRET, p->msg, p->push,
+                                             policies, p->req_id);
+    free(policies);
+    return r;
 }
 
 /* Order as the original: token, chat disabled, ban, mute, room,
@@ -193,6 +207,7 @@ void handlers_post_message(struct app *app, const struct http_request *req,
     bool valid = message_spec_parse(body, NULL, app->cfg->max_message_bytes, &msg, bad,
                                     sizeof bad);
     struct handlers_post post = { .store = app->store,
+                                  .usermeta = app->usermeta,
                                   .room_id = m->room_id ? m->room_id : "",
                                   .msg = valid ? &msg : NULL,
                                   .req_id = req->req_id };
@@ -223,7 +238,7 @@ void handlers_history(struct app *app, const struct http_request *req,
     char *found = NULL;
     long long before = 0;
     long limit = 0;
-    if (!caller_classify(&app->callers, m->token, &who, resp) ||
+    if (!caller_classify(&app->callers, m->token, &who, resp, req->req_id) ||
         !app_page_query(req, HANDLERS_HISTORY_MAX, HANDLERS_HISTORY_DEFAULT, &before, &limit,
                         resp))
         goto out;
@@ -263,7 +278,12 @@ void handlers_system_message(struct app *app, const struct http_request *req,
         http_response_error(resp, 400, "BadRequest", err);
         goto out;
     }
-    enum store_result r = store_system_message(app->store, &spec, &msg, req->req_id);
+    char *policies = NULL;
+    enum store_result r = STORE_POLICIES_DOWN;
+    if (usermeta_fetch(app->usermeta, spec.users, spec.nusers, &policies,
+                       req->req_id))
+        r = store_system_message(app->store, &spec, &msg, policies, req->req_id);
+    free(policies);
     if (r == STORE_OK)
         resp->status = 200;
     else

@@ -10,6 +10,7 @@
 #include "migrate.h"
 #include "ops.h"
 #include "outbox.h"
+#include "redis_link.h"
 #include "statsd.h"
 #include "store.h"
 #include "token_cache.h"
@@ -34,6 +35,7 @@ struct main_server {
     struct outbox *ob;
     struct statsd *sd;
     struct token_cache *tokens;
+    struct app_links links;
     struct app app;
     struct http_server *http;
     struct expiry_job *job;
@@ -47,6 +49,7 @@ static int main_expire(const struct config *cfg);
 static bool main_schema_ready(const struct config *cfg, bool *reachable);
 static bool main_listen(const struct config *cfg, struct main_server *s);
 static bool main_open_stores(const struct config *cfg, struct main_server *s, bool reachable);
+static bool main_open_links(const struct config *cfg, size_t pool_size, struct app_links *links);
 static bool main_start_outbox(const struct config *cfg, struct main_server *s);
 static bool main_start_serving(const struct config *cfg, struct main_server *s);
 static void main_shutdown(struct main_server *s);
@@ -197,7 +200,33 @@ static bool main_open_stores(const struct config *cfg, struct main_server *s, bo
     s->tokens = token_cache_new((size_t)cfg->token_cache_size);
     s->sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
                         cfg->statsd_sample_percent);
-    app_init(&s->app, cfg, &s->st, s->tokens, s->sd);
+    if (!main_open_links(cfg, pool_size, &s->links))
+        return false;
+    app_init(&s->app, cfg, &s->st, s->tokens, s->sd, s->links);
+    return true;
+}
+
+/* The original's Redis links, when their variables are set (connected on
+ * first use: a Redis down at start costs 503s, not the start). */
+static bool main_open_links(const struct config *cfg, size_t pool_size, struct app_links *links)
+{
+    if (*cfg->redis_auth_addr) {
+        links->authdb = redis_link_new("authdb", cfg->redis_auth_addr, cfg->redis_auth_port,
+                                       cfg->redis_timeout_ms, pool_size);
+        if (!links->authdb)
+            return false;
+        log_info("player tokens from the authdb Redis at %s:%ld", cfg->redis_auth_addr,
+                 cfg->redis_auth_port);
+    }
+    if (*cfg->redis_usermeta_addr) {
+        links->usermeta = redis_link_new("usermeta", cfg->redis_usermeta_addr,
+                                         cfg->redis_usermeta_port, cfg->redis_timeout_ms,
+                                         pool_size);
+        if (!links->usermeta)
+            return false;
+        log_info("policies from the usermeta Redis at %s:%ld", cfg->redis_usermeta_addr,
+                 cfg->redis_usermeta_port);
+    }
     return true;
 }
 
@@ -278,6 +307,8 @@ static void main_shutdown(struct main_server *s)
     db_pool_free(s->pool);
     statsd_close(s->sd);
     token_cache_free(s->tokens);
+    redis_link_free(s->links.authdb);
+    redis_link_free(s->links.usermeta);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
 }

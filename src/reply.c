@@ -1,6 +1,8 @@
 /* reply: the contract's error bodies (docs/api.md, Errors). */
 #include "reply.h"
 
+#include <stdio.h>
+
 void reply_store_failure(struct http_response *resp, enum store_result r)
 {
     switch (r) {
@@ -31,6 +33,9 @@ void reply_store_failure(struct http_response *resp, enum store_result r)
     case STORE_UNAVAILABLE:
         http_response_error(resp, 503, "ServiceUnavailable", "database unavailable, retry later");
         return;
+    case STORE_POLICIES_DOWN:
+        reply_link_down(resp, "usermeta");
+        return;
     case STORE_OK:
     case STORE_VALID:
     case STORE_MUTED:
@@ -38,6 +43,13 @@ void reply_store_failure(struct http_response *resp, enum store_result r)
         break;
     }
     http_response_error(resp, 500, "InternalServer", "");
+}
+
+void reply_link_down(struct http_response *resp, const char *link)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s unavailable, retry later", link);
+    http_response_error(resp, 503, "ServiceUnavailable", msg);
 }
 
 void reply_not_authorized(struct http_response *resp)

@@ -15,4 +15,8 @@ void reply_store_failure(struct http_response *resp, enum store_result r);
  * invalid, unknown or expired. */
 void reply_not_authorized(struct http_response *resp);
 
+/* 503 {"code":"ServiceUnavailable","message":"LINK unavailable, retry
+ * later"}: one of the Redis links (authdb, usermeta) does not answer. */
+void reply_link_down(struct http_response *resp, const char *link);
+
 #endif

@@ -109,10 +109,11 @@ enum store_result store_lookup_token(struct store *st, const char *token, char *
     return out;
 }
 
-enum store_result store_is_banned(struct store *st, const char *username, const char *req_id)
+enum store_result store_is_banned(struct store *st, const char *username, const char *policies,
+                                  const char *req_id)
 {
     char banned[8];
-    enum store_result r = store_value(st, DB_CALL(SQL_IS_BANNED, username), true, banned,
+    enum store_result r = store_value(st, DB_CALL(SQL_IS_BANNED, username, policies), true, banned,
                                       sizeof banned, req_id);
     if (r != STORE_OK)
         return r;
@@ -224,8 +225,8 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
 }
 
 enum store_result store_create_room(struct store *st, const struct room_spec *spec,
-                                    const char *caller, struct json_object **room,
-                                    const char *req_id)
+                                    const char *caller, const char *policies,
+                                    struct json_object **room, const char *req_id)
 {
     *room = NULL;
     char ttl[24];
@@ -235,7 +236,7 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
         return STORE_ERROR;
     char status[16] = "";
     enum store_result out = store_value(
-        st, DB_CALL(SQL_CREATE_ROOM, spec->id, spec->type, users, caller, ttl), false, status,
+        st, DB_CALL(SQL_CREATE_ROOM, spec->id, spec->type, users, caller, ttl, policies), false, status,
         sizeof status, req_id);
     free(users);
     if (out == STORE_OK)
@@ -308,7 +309,7 @@ static enum store_result store_posted(struct store *st, enum sql_statement id,
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
                                      const char *token, bool is_secret,
                                      const struct message_spec *msg, struct json_object *push,
-                                     const char *req_id)
+                                     const char *policies, const char *req_id)
 {
     char max[24], ttl[24], lease[24], digest[DIGEST_PARAM_SIZE];
     snprintf(max, sizeof max, "%ld", st->max_messages);
@@ -335,7 +336,8 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
         DB_CALL(SQL_POST_MESSAGE, room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
                 msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
                 msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data,
-                push_text, lease, token ? digest : NULL, st->archive ? "t" : "f", req_id),
+                push_text, lease, token ? digest : NULL, st->archive ? "t" : "f", req_id,
+                policies),
         false, &res, req_id);
     free(json);
     free(data);
@@ -343,7 +345,8 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
 }
 
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
-                                       const struct message_spec *msg, const char *req_id)
+                                       const struct message_spec *msg, const char *policies,
+                                       const char *req_id)
 {
     char max[24], ttl[24], lease[24];
     snprintf(max, sizeof max, "%ld", st->max_messages);
@@ -361,7 +364,7 @@ enum store_result store_system_message(struct store *st, const struct room_spec 
         st->pool,
         DB_CALL(SQL_SYSTEM_MESSAGE, spec->id, spec->type, users, msg->ts,
                 msg->ts_is_string ? "t" : "f", msg->message, json, max, ttl, data, lease,
-                st->archive ? "t" : "f", req_id),
+                st->archive ? "t" : "f", req_id, policies),
         false, &res, req_id);
     out = store_posted(st, SQL_SYSTEM_MESSAGE, s, res, req_id);
 out:

@@ -47,6 +47,7 @@ enum store_result {
     STORE_CONFLICT,       /* a live room of that id has another type or users: 409 */
     STORE_HELD,           /* a legal hold covers what was to be erased: 409 */
     STORE_UNAVAILABLE,    /* 503 */
+    STORE_POLICIES_DOWN,  /* the usermeta Redis does not answer: 503 */
     STORE_ERROR,          /* 500 */
 };
 
@@ -56,9 +57,13 @@ __attribute__((warn_unused_result))
 enum store_result store_lookup_token(struct store *st, const char *token, char **username,
                                      const char *req_id);
 
-/* STORE_BANNED when usermeta bans USERNAME, else STORE_OK (or a failure). */
+/* STORE_BANNED when USERNAME's policies ban it, else STORE_OK (or a
+ * failure). POLICIES: the values read from the usermeta Redis as JSON text
+ * (usermeta.h), or NULL to read the usermeta table; the same for every
+ * POLICIES below. */
 __attribute__((warn_unused_result))
-enum store_result store_is_banned(struct store *st, const char *username, const char *req_id);
+enum store_result store_is_banned(struct store *st, const char *username, const char *policies,
+                                  const char *req_id);
 
 /* The live room ROOM_ID as the API's JSON {id, type, users, messages}
  * (caller puts *ROOM), or STORE_NOT_FOUND. TOKEN, when not NULL, is a table
@@ -76,8 +81,8 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
  * (caller puts it). */
 __attribute__((warn_unused_result))
 enum store_result store_create_room(struct store *st, const struct room_spec *spec,
-                                    const char *caller, struct json_object **room,
-                                    const char *req_id);
+                                    const char *caller, const char *policies,
+                                    struct json_object **room, const char *req_id);
 
 /* Posts MSG from SENDER ("$$" with IS_SECRET) to ROOM_ID after the sender
  * and room checks, and queues its notifications (with PUSH, the body's push
@@ -91,13 +96,14 @@ __attribute__((warn_unused_result))
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
                                      const char *token, bool is_secret,
                                      const struct message_spec *msg, struct json_object *push,
-                                     const char *req_id);
+                                     const char *policies, const char *req_id);
 
 /* Creates SPEC's room when missing and appends MSG from "$$";
  * STORE_CONFLICT (nothing stored) as store_create_room. */
 __attribute__((warn_unused_result))
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
-                                       const struct message_spec *msg, const char *req_id);
+                                       const struct message_spec *msg, const char *policies,
+                                       const char *req_id);
 
 /* The newest migration applied, in *VERSION, and the one this binary needs,
  * in *REQUIRED (known without the database). */

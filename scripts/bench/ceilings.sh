@@ -54,7 +54,8 @@ make_pgbench_scripts() {
   # max_messages, ttl, notify_data, push, lease_ms (the server's default:
   # NOTIFICATIONS_TIMEOUT_MS 10 s + 5 s; the rows stay queued, pgbench
   # delivers nothing), token, archive (the server's ARCHIVE: on for
-  # post_message, off for post_message_noarchive), request id
+  # post_message, off for post_message_noarchive), request id, policies
+  # (NULL: the usermeta table, as the benchmark's server has no Redis link)
   local archive name
   for archive in true false; do
     name=post_message
@@ -63,7 +64,7 @@ make_pgbench_scripts() {
       echo '\set r random(1, :rooms)'
       echo '\set ts random(1600000000000, 1700000000000)'
       pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
-        "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$archive" "'bench'"
+        "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$archive" "'bench'" NULL
     } >"$d/$name.sql"
   done
   {
@@ -75,8 +76,9 @@ make_pgbench_scripts() {
   {
     echo '\set r random(1, :rooms)'
     pgb_statement auth_lookup.sql "$TOKEN_X"
-    # id, type, users, caller, ttl; the room exists, so the service then reads it
-    pgb_statement create_room.sql "$ROOM_X" "'bench'" "$USERS_X" "$USER_X" 5184000
+    # id, type, users, caller, ttl, policies (the table); the room exists, so
+    # the service then reads it
+    pgb_statement create_room.sql "$ROOM_X" "'bench'" "$USERS_X" "$USER_X" 5184000 NULL
     pgb_statement get_room.sql "$ROOM_X" 100 NULL
   } >"$d/create_room.sql"
   local f

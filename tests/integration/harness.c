@@ -133,6 +133,7 @@ bool h_init(void)
 void h_cleanup(void)
 {
     h_stop_all();
+    h_redis_cleanup();
     if (conn) {
         PQfinish(conn);
         conn = NULL;
@@ -333,6 +334,11 @@ bool server_start(server_t *s, const char *const *overrides)
     env_set(&env, kv);
     env_set(&env, "API_SECRET=" IT_SECRET);
     env_set(&env, "EXPIRY_INTERVAL_SECONDS=0");
+    if (h_policies_are_in_redis()) {
+        env_set(&env, "REDIS_USERMETA_PORT_6379_TCP_ADDR=127.0.0.1");
+        snprintf(kv, sizeof kv, "REDIS_USERMETA_PORT_6379_TCP_PORT=%d", h_redis_port());
+        env_set(&env, kv);
+    }
     for (size_t i = 0; overrides && overrides[i]; i++) {
         env_set(&env, overrides[i]);
         if (strncmp(overrides[i], "ROUTE_PREFIX=", 13) == 0) {
@@ -521,6 +527,7 @@ int std_teardown(void **state)
 
 void h_kill_all_now(void)
 {
+    h_redis_kill_now();
     for (size_t i = 0; i < MAX_LIVE; i++)
         if (live[i] && live[i]->pid > 0)
             kill(live[i]->pid, SIGKILL);
@@ -1279,6 +1286,7 @@ void db_reset(void)
             "SET LOCAL session_replication_role = replica; "
             "TRUNCATE message_archive, message_archive_held, audit_log, legal_holds; "
             "END IF; END $$", 0, NULL);
+    h_redis_flush();
 }
 
 void db_token(const char *token, const char *user, const char *expires)
@@ -1293,6 +1301,12 @@ void db_token(const char *token, const char *user, const char *expires)
 
 void db_meta(const char *user, const char *key, const char *value)
 {
+    if (h_policies_are_in_redis()) {
+        char k[512];
+        snprintf(k, sizeof k, "%s:%s", user, key);
+        REDIS("SET", k, value);
+        return;
+    }
     db_exec("INSERT INTO usermeta (username, key, value) VALUES ($1, $2, $3) "
             "ON CONFLICT (username, key) DO UPDATE SET value = EXCLUDED.value",
             PARAMS(user, key, value));
@@ -1300,6 +1314,12 @@ void db_meta(const char *user, const char *key, const char *value)
 
 void db_meta_del(const char *user, const char *key)
 {
+    if (h_policies_are_in_redis()) {
+        char k[512];
+        snprintf(k, sizeof k, "%s:%s", user, key);
+        REDIS("DEL", k);
+        return;
+    }
     db_exec("DELETE FROM usermeta WHERE username = $1 AND key = $2", PARAMS(user, key));
 }
 

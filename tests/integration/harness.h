@@ -254,6 +254,34 @@ void db_expire_room(const char *room_id);
 /* Row counts of rooms, room_users, messages. */
 void db_snapshot(long long out[3]);
 
+/* ---- Redis (harness_redis.c) ------------------------------------------ */
+
+/* The suite's redis-server (the original's authdb and usermeta stand-in):
+ * started on a free loopback port when first needed, its port returned;
+ * fails the test when it cannot start. */
+int h_redis_port(void);
+/* Stops it (SIGTERM, waited for); the next h_redis_port() starts it again
+ * on the same port, empty. */
+void h_redis_stop(void);
+/* SIGSTOP / SIGCONT: a Redis that accepts connections and never answers. */
+void h_redis_pause(bool paused);
+/* Runs one command (NULL-terminated ARGV); fails the test on an error. */
+void h_redis(const char *const *argv);
+#define REDIS(...) h_redis((const char *const[]){ __VA_ARGS__, NULL })
+/* GET KEY (caller frees; NULL when missing). */
+char *h_redis_get(const char *key);
+/* FLUSHALL when it runs. */
+void h_redis_flush(void);
+/* From now on policies (db_meta, db_meta_del, db_reset) are written to the
+ * Redis as ganomede-usermeta writes them ("user:key"), and every server
+ * started reads them there (REDIS_USERMETA_PORT_6379_TCP_*); off: the
+ * usermeta table. */
+void h_policies_in_redis(bool on);
+bool h_policies_are_in_redis(void);
+void h_redis_cleanup(void);
+/* SIGKILL, async-signal-safe (signal handlers). */
+void h_redis_kill_now(void);
+
 /* ---- API shortcuts (assert success) ---------------------------------- */
 
 /* POST rooms with the secret; body is JSON text. Returns nothing. */

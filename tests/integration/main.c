@@ -4,8 +4,10 @@
  * PostgreSQL).
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
- * Groups: config routes identity framing auth messages trim policies expiry record badinput notify
- *         logs ops shutdown faults migrations pgaudit outage. The pattern uses cmocka's wildcards (* and ?).
+ * Groups: config routes identity framing auth messages trim policies policies_redis expiry
+ *         record badinput notify notify_redis redis logs ops shutdown faults migrations
+ *         pgaudit outage. The _redis groups are the same tests with the policies in the
+ *         suite's Redis (the original's usermeta link) instead of the usermeta table. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
  * clean run unless IT_KEEP_LOGS is set.
  */
@@ -17,6 +19,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* A group run with the policies in Redis (harness: h_policies_in_redis). */
+static int run_with_policies_in_redis(int (*run)(void), const char *name)
+{
+    fprintf(stderr, "== %s, policies from the usermeta Redis\n", name);
+    h_policies_in_redis(true);
+    int failed = run();
+    h_policies_in_redis(false);
+    return failed;
+}
+
+static int run_policies_redis(void)
+{
+    return run_with_policies_in_redis(run_policies_tests, "policies");
+}
+
+static int run_notify_redis(void)
+{
+    return run_with_policies_in_redis(run_notify_tests, "notify");
+}
 
 static const struct {
     const char *name;
@@ -30,10 +52,13 @@ static const struct {
     { "messages", run_messages_tests },
     { "trim", run_trim_tests },
     { "policies", run_policies_tests },
+    { "policies_redis", run_policies_redis },
     { "expiry", run_expiry_tests },
     { "record", run_record_tests },
     { "badinput", run_badinput_tests },
     { "notify", run_notify_tests },
+    { "notify_redis", run_notify_redis },
+    { "redis", run_redis_tests },
     { "logs", run_logs_tests },
     { "ops", run_ops_tests },
     { "shutdown", run_shutdown_tests },
