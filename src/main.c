@@ -5,6 +5,7 @@
 #include "db.h"
 #include "expiry.h"
 #include "http.h"
+#include "import.h"
 #include "listener.h"
 #include "log.h"
 #include "migrate.h"
@@ -58,11 +59,14 @@ static int main_serve(const struct config *cfg);
 static void main_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: ganomede-chat [serve|migrate|expire|--help|--version]\n"
+            "Usage: ganomede-chat [serve|migrate|expire|import-redis URL|--help|--version]\n"
             "\n"
             "  serve      serve the chat API over HTTP (the default)\n"
             "  migrate    apply pending database migrations, then exit\n"
             "  expire     delete expired rooms once, print how many, then exit\n"
+            "  import-redis [--dry-run] redis://host:port[/db]\n"
+            "             copy the rooms of the original (Node) service's Redis, then exit\n"
+            "             (docs/migrating.md)\n"
             "  --help     this text\n"
             "  --version  the version\n"
             "\n");
@@ -355,8 +359,9 @@ int main(int argc, char **argv)
         printf("%s %s\n", CHAT_NAME, CHAT_VERSION);
         return 0;
     }
-    if (argc > 2 || (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
-                     strcmp(cmd, "expire") != 0)) {
+    bool import = strcmp(cmd, "import-redis") == 0;
+    if ((argc > 2 && !import) || (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
+                                  strcmp(cmd, "expire") != 0 && !import)) {
         main_usage(stderr);
         return 2;
     }
@@ -372,5 +377,7 @@ int main(int argc, char **argv)
         return main_migrate(&cfg);
     if (strcmp(cmd, "expire") == 0)
         return main_expire(&cfg);
+    if (import)
+        return import_redis_main(&cfg, argc - 2, argv + 2);
     return main_serve(&cfg);
 }

@@ -5,7 +5,7 @@
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
  * Groups: config routes identity framing auth messages trim policies policies_redis expiry
- *         record badinput notify notify_redis redis logs ops shutdown faults migrations
+ *         record badinput notify notify_redis redis import logs ops shutdown faults migrations
  *         pgaudit outage. The _redis groups are the same tests with the policies in the
  *         suite's Redis (the original's usermeta link) instead of the usermeta table. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
@@ -59,6 +59,7 @@ static const struct {
     { "notify", run_notify_tests },
     { "notify_redis", run_notify_redis },
     { "redis", run_redis_tests },
+    { "import", run_import_tests },
     { "logs", run_logs_tests },
     { "ops", run_ops_tests },
     { "shutdown", run_shutdown_tests },
