@@ -28,7 +28,9 @@
 #   - HTTP: wrk against tests/bench/http_ceiling.c (libmicrohttpd configured
 #     as src/http.c, answering a fixed body of the size of the real answer).
 # Then the record: its size per million messages, and a streamed export of
-# the 1,000,000 messages of the history rooms (time, the server's peak RSS).
+# the 1,000,000 messages of the history rooms (time, the server's peak RSS);
+# and import-redis of 10,000 rooms of 100 messages from a redis-server in
+# the original's formats (BENCH_IMPORT_ROOMS).
 # Output: a table on stdout, build/bench.json, raw outputs in build/bench/logs/.
 #
 # Every process started here (server, notifications receiver, ceiling
@@ -39,6 +41,7 @@
 # durable cluster, huge pages), seed.sh and seed.sql (the data), ceilings.sh
 # (pgbench scripts from sql/, the HTTP ceiling), routes.sh (the server, wrk,
 # one route end to end), record.sh (the record's size, an export),
+# import.sh (import-redis timed),
 # scale.sh (SCALE=full), report.sh (JSON, table).
 # Loopback only. The settings suit any core count (the machine has 2).
 set -euo pipefail
@@ -83,6 +86,8 @@ source "$BENCH/cluster.sh"
 source "$BENCH/scale.sh"
 # shellcheck source=bench/record.sh
 source "$BENCH/record.sh"
+# shellcheck source=bench/import.sh
+source "$BENCH/import.sh"
 # shellcheck source=bench/report.sh
 source "$BENCH/report.sh"
 
@@ -153,6 +158,7 @@ reseed "$ROOMS"
 MAIN_SEED_SECONDS=$SEED_SECONDS
 for r in "${ROUTES[@]}"; do measure_route "$r"; done
 measure_record
+measure_import
 
 run_scale
 report

@@ -8,7 +8,7 @@
 #   test   what the integration groups drive for real besides PostgreSQL
 #          (redis-server: the authdb and usermeta links and the import;
 #          pgaudit: the group that proves no token reaches PostgreSQL's log)
-#   bench  wrk, the HTTP load generator
+#   bench  wrk, the HTTP load generator, jq, and redis-server (import-redis timed)
 #   check  valgrind, and clang with libFuzzer and the sanitizer runtimes
 # Add a group by adding one line to PKG_GROUPS.
 set -euo pipefail
@@ -17,7 +17,7 @@ declare -A PKG_GROUPS=(
   [build]="gcc make pkg-config libmicrohttpd-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev zlib1g-dev libhiredis-dev"
   [db]="postgresql postgresql-client"
   [test]="postgresql-15-pgaudit redis-server"
-  [bench]="wrk jq"
+  [bench]="wrk jq redis-server"
   [check]="valgrind clang libclang-rt-14-dev"
 )
 
