@@ -484,11 +484,13 @@ static void import_report(const struct import_run *run, const char *url)
 
 int import_redis_main(const struct config *cfg, int argc, char **argv)
 {
-    const char *url = NULL;
+    const char *url = NULL, *prefix = cfg->route_prefix;
     struct import_run run = { .cfg = cfg };
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--dry-run") == 0)
             run.dry_run = true;
+        else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc)
+            prefix = argv[++i];
         else if (!url)
             url = argv[i];
         else
@@ -497,13 +499,14 @@ int import_redis_main(const struct config *cfg, int argc, char **argv)
     struct import_source src;
     char err[200];
     if (!url || !*url || !import_parse_url(url, &src, err, sizeof err)) {
-        fprintf(stderr, "usage: ganomede-chat import-redis [--dry-run] redis://host:port[/db]\n%s%s",
+        fprintf(stderr, "usage: ganomede-chat import-redis [--dry-run] [--prefix P] "
+                        "redis://host:port[/db]\n%s%s",
                 url && *url ? err : "", url && *url ? "\n" : "");
         return 2;
     }
     run.limits = (struct room_limits){ cfg->max_users_per_room, cfg->max_room_type_bytes,
                                        cfg->max_username_bytes };
-    snprintf(run.prefix, sizeof run.prefix, "%s:", cfg->route_prefix);
+    snprintf(run.prefix, sizeof run.prefix, "%s:", prefix);
     run.tty = isatty(STDERR_FILENO);
     run.started = import_now();
     run.batch = json_object_new_array();

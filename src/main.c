@@ -64,7 +64,7 @@ static void main_usage(FILE *out)
             "  serve      serve the chat API over HTTP (the default)\n"
             "  migrate    apply pending database migrations, then exit\n"
             "  expire     delete expired rooms once, print how many, then exit\n"
-            "  import-redis [--dry-run] redis://host:port[/db]\n"
+            "  import-redis [--dry-run] [--prefix P] redis://host:port[/db]\n"
             "             copy the rooms of the original (Node) service's Redis, then exit\n"
             "             (docs/migrating.md)\n"
             "  --help     this text\n"

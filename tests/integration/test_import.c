@@ -186,7 +186,9 @@ static void test_dry_run_writes_nothing(void **state)
     assert_int_equal(db_count_rooms(), 0);
 }
 
-/* ROUTE_PREFIX names the keys, as in the original. */
+/* ROUTE_PREFIX names the keys, as the issue asks; --prefix names them when
+ * it is not (the original used its package's "chat/v1" whatever
+ * ROUTE_PREFIX said). */
 static void test_prefix_follows_route_prefix(void **state)
 {
     (void)state;
@@ -200,6 +202,13 @@ static void test_prefix_follows_route_prefix(void **state)
     free(err);
     assert_true(db_room_exists("t/x/y"));
     assert_false(db_room_exists("chess/v1/alice/bob"));
+    rc = run_chat((const char *const[]){ "import-redis", "--prefix", "chat/v1", redis_url(), NULL },
+                  OVERRIDES("ROUTE_PREFIX=chat/v2"), 60, &out, &err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "rooms: 4 imported"));
+    free(out);
+    free(err);
+    assert_true(db_room_exists("chess/v1/alice/bob"));
 }
 
 /* Killed half-way (each batch is one transaction), then run again: every
