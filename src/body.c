@@ -11,8 +11,6 @@
 static bool body_is_form(const char *content_type);
 static bool body_is_json_container(const char *data, size_t len);
 static bool body_numbers_are_json(struct json_object *o);
-static bool body_parse_json(const char *data, size_t len, int max_depth,
-                            struct json_object **out, char *err, size_t errlen);
 static bool body_parse_form(const char *data, size_t len, struct json_object **out,
                             char *err, size_t errlen);
 static char *body_form_decode(const char *in, size_t len, size_t *out_len);
@@ -35,7 +33,7 @@ static bool body_is_json_container(const char *data, size_t len)
         return false;
     struct json_object *o = NULL;
     char err[8];
-    bool json = body_parse_json(data, len, 32, &o, err, sizeof err) &&
+    bool json = body_json(data, len, 32, &o, err, sizeof err) &&
                 (json_object_is_type(o, json_type_object) ||
                  json_object_is_type(o, json_type_array));
     json_object_put(o);
@@ -77,11 +75,11 @@ bool body_parse(const char *content_type, const char *data, size_t len, int max_
         return true;
     if (body_is_form(content_type))
         return body_parse_form(data, len, out, err, errlen);
-    return body_parse_json(data, len, max_depth, out, err, errlen);
+    return body_json(data, len, max_depth, out, err, errlen);
 }
 
-static bool body_parse_json(const char *data, size_t len, int max_depth,
-                            struct json_object **out, char *err, size_t errlen)
+bool body_json(const char *data, size_t len, int max_depth, struct json_object **out, char *err,
+               size_t errlen)
 {
     struct json_tokener *tok = json_tokener_new_ex(max_depth);
     if (!tok) {

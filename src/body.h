@@ -16,6 +16,14 @@ struct json_object;
  * Returns true with *OUT = the root (caller puts it), or *OUT = NULL when
  * the body is empty or blank. Returns false with a short reason in ERR when
  * the bytes are not valid JSON (or not a valid form). */
+/* Strict JSON (RFC 8259 numbers, valid UTF-8, at most MAX_DEPTH deep): the
+ * LEN bytes of DATA, which must be followed by a NUL, hold exactly one JSON
+ * value and nothing after it. True with the value in *OUT (caller puts it;
+ * NULL for a JSON null); false with a short reason in ERR. */
+__attribute__((warn_unused_result))
+bool body_json(const char *data, size_t len, int max_depth, struct json_object **out, char *err,
+               size_t errlen);
+
 __attribute__((warn_unused_result))
 bool body_parse(const char *content_type, const char *data, size_t len, int max_depth,
                 struct json_object **out, char *err, size_t errlen);

@@ -2,11 +2,15 @@
  * put together once for every route. */
 #include "caller.h"
 
+#include "body.h"
 #include "reply.h"
 
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* How deep an authdb account may nest (ganomede-users writes a flat one). */
+#define CALLER_AUTHDB_DEPTH 16
 
 static bool caller_lookup(const struct caller_env *env, struct caller *who,
                           struct http_response *resp, const char *req_id);
@@ -16,18 +20,10 @@ static bool caller_lookup(const struct caller_env *env, struct caller *who,
  * NULL (an invalid token) for anything else. */
 static char *caller_authdb_username(const char *value)
 {
-    if (!value)
-        return NULL;
-    struct json_tokener *tok = json_tokener_new();
-    if (!tok)
-        return NULL;
-    struct json_object *account = json_tokener_parse_ex(tok, value, (int)strlen(value));
-    bool whole = json_tokener_get_error(tok) == json_tokener_success &&
-                 tok->char_offset == (int)strlen(value);
-    json_tokener_free(tok);
-    struct json_object *name = NULL;
-    char *user = NULL;
-    if (whole && json_object_is_type(account, json_type_object) &&
+    struct json_object *account = NULL, *name = NULL;
+    char err[64], *user = NULL;
+    if (value && body_json(value, strlen(value), CALLER_AUTHDB_DEPTH, &account, err, sizeof err) &&
+        json_object_is_type(account, json_type_object) &&
         json_object_object_get_ex(account, "username", &name) &&
         json_object_is_type(name, json_type_string) && json_object_get_string_len(name) > 0)
         user = strdup(json_object_get_string(name));

@@ -3,6 +3,7 @@
  * written IMPORT_BATCH_ROOMS at a time by one statement. */
 #include "import.h"
 
+#include "body.h"
 #include "db.h"
 #include "log.h"
 #include "room.h"
@@ -24,6 +25,8 @@
 #define IMPORT_SCAN_COUNT "1000"
 /* Deadline of every Redis connect and answer. */
 #define IMPORT_REDIS_TIMEOUT_S 10
+/* How deep a stored room or message may nest (the original's are flat). */
+#define IMPORT_JSON_DEPTH 32
 /* Examples kept for the report. */
 #define IMPORT_EXAMPLES 5
 
@@ -164,17 +167,12 @@ static void import_example(char (*slots)[400], int *n, const char *id, const cha
 
 /* A message as the original stored it: a JSON object with a timestamp
  * (number or string) and string from, type and message. */
-static bool import_message_ok(const char *text)
+static bool import_message_ok(const char *text, size_t len)
 {
-    struct json_tokener *tok = json_tokener_new();
-    if (!tok)
-        return false;
-    struct json_object *m = json_tokener_parse_ex(tok, text, (int)strlen(text));
-    bool whole = json_tokener_get_error(tok) == json_tokener_success &&
-                 tok->char_offset == (int)strlen(text);
-    json_tokener_free(tok);
-    struct json_object *ts = NULL, *from = NULL, *type = NULL, *message = NULL;
-    bool ok = whole && json_object_is_type(m, json_type_object) &&
+    struct json_object *m = NULL, *ts = NULL, *from = NULL, *type = NULL, *message = NULL;
+    char err[64];
+    bool ok = body_json(text, len, IMPORT_JSON_DEPTH, &m, err, sizeof err) &&
+              json_object_is_type(m, json_type_object) &&
               json_object_object_get_ex(m, "timestamp", &ts) &&
               (json_object_is_type(ts, json_type_int) ||
                json_object_is_type(ts, json_type_double) ||
@@ -221,10 +219,11 @@ static struct json_object *import_room(struct import_run *run, const char *id,
         run->stats.rooms_vanished++;
         return NULL;
     }
-    struct json_object *info = json_tokener_parse(value->str);
+    struct json_object *info = NULL;
     struct room_spec spec;
     char err[160] = "";
-    bool ok = room_spec_parse(info, &run->limits, &spec, err, sizeof err);
+    bool ok = body_json(value->str, value->len, IMPORT_JSON_DEPTH, &info, err, sizeof err) &&
+              room_spec_parse(info, &run->limits, &spec, err, sizeof err);
     if (ok && strcmp(spec.id, id) != 0 && !import_id_in_stored_order(id, spec.type, info)) {
         snprintf(err, sizeof err, "its key is not the id of its type and users");
         room_spec_free(&spec);
@@ -249,7 +248,7 @@ static struct json_object *import_room(struct import_run *run, const char *id,
     struct json_object *messages = json_object_new_array();
     for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
         const redisReply *e = list->element[i];
-        if (e->type == REDIS_REPLY_STRING && import_message_ok(e->str))
+        if (e->type == REDIS_REPLY_STRING && import_message_ok(e->str, e->len))
             json_object_array_add(messages, json_object_new_string_len(e->str, (int)e->len));
         else
             run->stats.messages_invalid++;
