@@ -7,6 +7,7 @@
 #   db     PostgreSQL server (initdb, pg_ctl) and psql for the test/dev cluster
 #   test   what the integration groups drive for real besides PostgreSQL
 #          (redis-server: the authdb and usermeta links and the import;
+#          pgbouncer: requests through a session and a transaction pooler;
 #          pgaudit: the group that proves no token reaches PostgreSQL's log)
 #   bench  wrk, the HTTP load generator, jq, and redis-server (import-redis timed)
 #   check  valgrind, and clang with libFuzzer and the sanitizer runtimes
@@ -16,7 +17,7 @@ set -euo pipefail
 declare -A PKG_GROUPS=(
   [build]="gcc make pkg-config libmicrohttpd-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev zlib1g-dev libhiredis-dev"
   [db]="postgresql postgresql-client"
-  [test]="postgresql-15-pgaudit redis-server"
+  [test]="postgresql-15-pgaudit redis-server pgbouncer"
   [bench]="wrk jq redis-server"
   [check]="valgrind clang libclang-rt-14-dev"
 )

@@ -6,8 +6,10 @@
 # The test gets DATABASE_URL, CHAT_BIN (the server to start; default
 # build/ganomede-chat, an absolute CHAT_BIN from the caller wins, e.g. a
 # sanitizer build), PG_SCRIPT and PG_DIR (to stop/start the cluster, e.g. to
-# test reconnection) and MIGRATIONS_DIR (the .down.sql files the migrations
-# group applies).
+# test reconnection), MIGRATIONS_DIR (the .down.sql files the migrations
+# group applies), and PGBOUNCER_SESSION_URL / PGBOUNCER_TRANSACTION_URL: a
+# pgbouncer (scripts/pgbouncer.sh) in front of the same database, with a
+# session pool and a transaction pool (empty when pgbouncer is missing).
 # TEST_WRAPPER="valgrind --error-exitcode=1 ..." is put in front of the test.
 set -euo pipefail
 
@@ -16,10 +18,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG=$ROOT/scripts/pg.sh
 
 PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ganomede-chat-pg.XXXXXX")
+BOUNCER_DIR=$PG_DIR/pgbouncer
 child=""
 
 # shellcheck disable=SC2317  # (trap handlers are called indirectly)
 cleanup() {
+  "$ROOT/scripts/pgbouncer.sh" stop "$BOUNCER_DIR" || true
   "$PG" destroy "$PG_DIR" || echo "test-integration.sh: could not remove $PG_DIR" >&2
 }
 # The test runs in its own session (setsid), so a signal to us reaches it and
@@ -46,7 +50,13 @@ DATABASE_URL=$("$PG" url "$PG_DIR")
 CHAT_BIN=${CHAT_BIN:-$ROOT/build/ganomede-chat}
 PG_SCRIPT=$PG
 MIGRATIONS_DIR=$ROOT/migrations
-export DATABASE_URL CHAT_BIN PG_SCRIPT PG_DIR MIGRATIONS_DIR
+PGBOUNCER_SESSION_URL="" PGBOUNCER_TRANSACTION_URL=""
+if "$ROOT/scripts/pgbouncer.sh" start "$BOUNCER_DIR" "$(cat "$PG_DIR/port")"; then
+  PGBOUNCER_SESSION_URL=$("$ROOT/scripts/pgbouncer.sh" url "$BOUNCER_DIR" session)
+  PGBOUNCER_TRANSACTION_URL=$("$ROOT/scripts/pgbouncer.sh" url "$BOUNCER_DIR" transaction)
+fi
+export DATABASE_URL CHAT_BIN PG_SCRIPT PG_DIR MIGRATIONS_DIR PGBOUNCER_SESSION_URL \
+  PGBOUNCER_TRANSACTION_URL
 
 read -ra wrapper <<<"${TEST_WRAPPER:-}"
 # In the background so that `wait` (unlike a foreground command) returns at

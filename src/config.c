@@ -36,6 +36,13 @@ static const struct config_var CONFIG_VARS[] = {
       "rooms deleted per expiry transaction" },
     { "DATABASE_URL", CONFIG_STRING, FIELD(database_url), "", 0, 0,
       "libpq URI or conninfo; unset: libpq's PG* variables" },
+    { "DATABASE_SESSION_URL", CONFIG_STRING, FIELD(database_session_url), "", 0, 0,
+      "connection for what needs a session (the notification dispatcher's LISTEN, the expiry "
+      "job's lock, migrate, import-redis): a direct or session-pooled URL; unset: DATABASE_URL" },
+    { "DATABASE_POOL_MODE", CONFIG_STRING, FIELD(database_pool_mode), "session", 0, 0,
+      "session: DATABASE_URL keeps sessions (PostgreSQL itself, or a session pooler); "
+      "transaction: it is a transaction pooler (pgbouncer pool_mode=transaction): no prepared "
+      "statements, no session settings" },
     { "DB_POOL_SIZE", CONFIG_INT, FIELD(db_pool_size), "0", 0, 1000,
       "PostgreSQL connections for requests; 0: one per HTTP thread" },
     { "DB_POOL_WAIT_MS", CONFIG_INT, FIELD(db_pool_wait_ms), "2000", 0, 60000,
@@ -161,6 +168,9 @@ bool config_load(struct config *cfg, char *err, size_t errlen)
     if (!config_check(cfg, err, errlen))
         return false;
     cfg->archive_on = strcmp(cfg->archive, "on") == 0;
+    cfg->transaction_pooling = strcmp(cfg->database_pool_mode, "transaction") == 0;
+    if (!*cfg->database_session_url)
+        cfg->database_session_url = cfg->database_url;
     return true;
 }
 
@@ -182,6 +192,11 @@ static bool config_check(const struct config *cfg, char *err, size_t errlen)
     if (strcmp(cfg->notifications_protocol, "http") != 0 &&
         strcmp(cfg->notifications_protocol, "https") != 0) {
         snprintf(err, errlen, "NOTIFICATIONS_PORT_8080_TCP_PROTOCOL must be http or https");
+        return false;
+    }
+    if (strcmp(cfg->database_pool_mode, "session") != 0 &&
+        strcmp(cfg->database_pool_mode, "transaction") != 0) {
+        snprintf(err, errlen, "DATABASE_POOL_MODE must be session or transaction");
         return false;
     }
     if (strcmp(cfg->archive, "on") != 0 && strcmp(cfg->archive, "off") != 0) {

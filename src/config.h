@@ -17,6 +17,9 @@ struct config {
     long expiry_interval_seconds;   /* 0: the in-process job is off */
     long expiry_batch_size;
     const char *database_url;       /* "" : libpq's PG* variables */
+    const char *database_session_url; /* "" : database_url (dispatcher, expiry, migrate) */
+    const char *database_pool_mode;  /* "session" or "transaction": what sits at database_url */
+    bool transaction_pooling;        /* database_pool_mode == "transaction" */
     long db_pool_size;              /* 0: one per HTTP thread */
     long token_cache_size;          /* 0: no token cache */
     long db_pool_wait_ms;

@@ -44,6 +44,10 @@ struct db_pool {
 };
 
 static void db_ignore_notice(void *arg, const char *message);
+static bool db_set_statement_timeout(PGconn *pg, long ms);
+static bool db_send_pipelined(PGconn *pg, struct db_call call, long statement_timeout_ms);
+static PGresult *db_wait(PGconn *pg, bool pipelined, int64_t deadline, const atomic_bool *abort,
+                         bool *gave_up);
 static bool db_conn_healthy(struct db_conn *c);
 static struct db_conn *db_acquire(struct db_pool *pool);
 static void db_release(struct db_pool *pool, struct db_conn *c);
@@ -56,13 +60,12 @@ static enum db_status db_exec_on(struct db_pool *pool, struct db_conn *c, struct
 
 PGconn *db_connect(const struct db_settings *s)
 {
-    char timeout[32], options[64];
+    char timeout[32];
     snprintf(timeout, sizeof timeout, "%ld", s->connect_timeout_seconds);
-    snprintf(options, sizeof options, "-c statement_timeout=%ld", s->statement_timeout_ms);
     /* dbname first: with expand_dbname it may be a whole URI or conninfo,
      * and the keywords after it take precedence. Without a URL, libpq
      * reads the PG* variables. */
-    const char *keys[6], *vals[6];
+    const char *keys[4], *vals[4];
     size_t n = 0;
     if (*s->url) {
         keys[n] = "dbname";
@@ -72,8 +75,6 @@ PGconn *db_connect(const struct db_settings *s)
     vals[n++] = timeout;
     keys[n] = "application_name";
     vals[n++] = s->application_name;
-    keys[n] = "options";
-    vals[n++] = options;
     keys[n] = NULL;
     vals[n] = NULL;
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
@@ -88,7 +89,31 @@ PGconn *db_connect(const struct db_settings *s)
     }
     /* NOTICEs ("already exists, skipping") are not errors: keep stderr clean. */
     PQsetNoticeProcessor(pg, db_ignore_notice, NULL);
+    if (!s->transaction_pooling && !db_set_statement_timeout(pg, s->statement_timeout_ms)) {
+        PQfinish(pg);
+        return NULL;
+    }
     return pg;
+}
+
+/* The session's statement_timeout (0: none, whatever the role's default):
+ * a session setting survives a session pooler, a startup option does not
+ * even get through one. */
+static bool db_set_statement_timeout(PGconn *pg, long ms)
+{
+    char value[32];
+    snprintf(value, sizeof value, "%ld", ms);
+    const char *params[1] = { value };
+    PGresult *r = PQexecParams(pg, "SELECT set_config('statement_timeout', $1, false)", 1,
+                               NULL, params, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok) {
+        char msg[256];
+        log_warn("cannot set statement_timeout: %s",
+                 text_first_line(PQresultErrorMessage(r), msg, sizeof msg));
+    }
+    PQclear(r);
+    return ok;
 }
 
 static void db_ignore_notice(void *arg, const char *message)
@@ -194,8 +219,52 @@ PGresult *db_run(PGconn *pg, struct db_call call, long deadline_ms, const atomic
     const struct sql_statement_def *d = &SQL_STATEMENTS[call.id];
     if (!PQsendQueryPrepared(pg, d->name, d->nparams, call.params, NULL, NULL, 0))
         return NULL;
-    int64_t deadline = deadline_ms > 0 ? clock_now_ms() + deadline_ms : INT64_MAX;
+    return db_wait(pg, false, deadline_ms > 0 ? clock_now_ms() + deadline_ms : INT64_MAX, abort,
+                   gave_up);
+}
+
+/* For a transaction pooler, which hands each transaction to any server
+ * connection: one pipeline, one implicit transaction (committed at its
+ * Sync), one round trip: the statement timeout for this transaction, then
+ * the statement itself, unnamed (parsed and planned every time: a named
+ * statement prepared on one server connection is unknown on the next). */
+static bool db_send_pipelined(PGconn *pg, struct db_call call, long statement_timeout_ms)
+{
+    const struct sql_statement_def *d = &SQL_STATEMENTS[call.id];
+    char value[32];
+    snprintf(value, sizeof value, "%ld", statement_timeout_ms);
+    const char *params[1] = { value };
+    return PQenterPipelineMode(pg) &&
+           PQsendQueryParams(pg, "SELECT set_config('statement_timeout', $1, true)", 1, NULL,
+                             params, NULL, NULL, 0) &&
+           PQsendQueryParams(pg, d->text, d->nparams, NULL, call.params, NULL, NULL, 0) &&
+           PQpipelineSync(pg);
+}
+
+/* Keeps the result that answers for a pipeline: the first error (an error
+ * of the commit at Sync included), else the statement's own, the second. */
+static PGresult *db_pipeline_keep(PGresult *kept, PGresult *r, int index)
+{
+    bool r_error = PQresultStatus(r) == PGRES_FATAL_ERROR;
+    bool kept_error = kept && PQresultStatus(kept) == PGRES_FATAL_ERROR;
+    if (!kept_error && (r_error || index == 2)) {
+        PQclear(kept);
+        return r;
+    }
+    PQclear(r);
+    return kept;
+}
+
+/* Waits for the answer to what was sent, without trusting the server to
+ * answer: past DEADLINE (a clock_now_ms time) or once *ABORT is set it
+ * gives up (*GAVE_UP). PIPELINED: the answer of db_send_pipelined, read
+ * up to its Sync. */
+static PGresult *db_wait(PGconn *pg, bool pipelined, int64_t deadline, const atomic_bool *abort,
+                         bool *gave_up)
+{
+    *gave_up = false;
     PGresult *last = NULL;
+    int results = 0;
     /* Wait first, read after: the answer cannot be there the moment the
      * query left, and a read that finds nothing is a wasted syscall. */
     for (;;) {
@@ -218,10 +287,21 @@ PGresult *db_run(PGconn *pg, struct db_call call, long deadline_ms, const atomic
             break;
         while (!PQisBusy(pg)) {
             PGresult *r = PQgetResult(pg);
-            if (!r)
+            if (!r && !pipelined)
                 return last;
-            PQclear(last);
-            last = r;
+            if (!r)
+                continue;   /* the end of one query's results in the pipeline */
+            if (pipelined && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+                PQclear(r);
+                PQexitPipelineMode(pg);
+                return last;
+            }
+            if (pipelined) {
+                last = db_pipeline_keep(last, r, ++results);
+            } else {
+                PQclear(last);
+                last = r;
+            }
         }
     }
     PQclear(last);
@@ -284,7 +364,7 @@ static bool db_ensure_open(struct db_pool *pool, struct db_conn *c)
         return true;
     db_drop(c);
     c->pg = db_connect(&pool->settings);
-    if (c->pg && !db_prepare_all(c->pg))
+    if (c->pg && !pool->settings.transaction_pooling && !db_prepare_all(c->pg))
         db_drop(c);
     return c->pg != NULL;
 }
@@ -326,7 +406,14 @@ static enum db_status db_exec_on(struct db_pool *pool, struct db_conn *c, struct
             return DB_UNAVAILABLE;
         bool gave_up = false;
         long deadline = db_deadline_ms(pool);
-        PGresult *r = db_run(c->pg, call, deadline, &pool->aborting, &gave_up);
+        PGresult *r;
+        if (pool->settings.transaction_pooling)
+            r = db_send_pipelined(c->pg, call, pool->settings.statement_timeout_ms)
+                    ? db_wait(c->pg, true, deadline > 0 ? clock_now_ms() + deadline : INT64_MAX,
+                              &pool->aborting, &gave_up)
+                    : NULL;
+        else
+            r = db_run(c->pg, call, deadline, &pool->aborting, &gave_up);
         if (gave_up) {
             log_emit(LOG_WARN, req_id, NULL,
                      "query %s: no answer from PostgreSQL within %ld ms%s; connection closed",

@@ -40,6 +40,9 @@ struct db_settings {
     long connect_timeout_seconds;
     long statement_timeout_ms;     /* 0: none; also sets the client-side deadline */
     const char *application_name;
+    bool transaction_pooling;      /* behind a transaction pooler (pgbouncer
+                                      pool_mode=transaction): no session state
+                                      at all, see db_connect and db_exec */
 };
 
 enum db_status {
@@ -96,7 +99,10 @@ void db_pool_stats(struct db_pool *pool, long *size, long *in_use);
 
 /* Opens one plain connection (no prepared queries), for migrations and
  * checks. Returns NULL (logged) when PostgreSQL cannot be reached. Caller
- * PQfinish-es it. */
+ * PQfinish-es it. No startup parameter but the connect timeout and the
+ * application name (poolers refuse `options`): the statement timeout is set
+ * once as a session setting, or, with S->transaction_pooling, not at all
+ * (each statement then sets it for its own transaction). */
 PGconn *db_connect(const struct db_settings *s);
 
 /* Runs CALL's prepared statement on PG and waits for its result without

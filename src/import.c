@@ -509,7 +509,7 @@ int import_redis_main(const struct config *cfg, int argc, char **argv)
     run.tty = isatty(STDERR_FILENO);
     run.started = import_now();
     run.batch = json_object_new_array();
-    struct db_settings ds = { .url = cfg->database_url, .size = 1,
+    struct db_settings ds = { .url = cfg->database_session_url, .size = 1,
                               .wait_ms = cfg->db_pool_wait_ms,
                               .connect_timeout_seconds = cfg->db_connect_timeout_seconds,
                               .statement_timeout_ms = 0,

@@ -43,7 +43,7 @@ struct main_server {
 };
 
 static void main_usage(FILE *out);
-static struct db_settings main_db_settings(const struct config *cfg, size_t size);
+static struct db_settings main_db_settings(const struct config *cfg, size_t size, bool session);
 static struct store main_store(const struct config *cfg, struct db_pool *pool);
 static int main_migrate(const struct config *cfg);
 static int main_expire(const struct config *cfg);
@@ -73,10 +73,14 @@ static void main_usage(FILE *out)
     config_print_help(out);
 }
 
-static struct db_settings main_db_settings(const struct config *cfg, size_t size)
+/* Settings of SIZE connections: to DATABASE_URL for requests (through its
+ * pooler, as DATABASE_POOL_MODE says), or, SESSION, to DATABASE_SESSION_URL
+ * for what needs a session of its own (LISTEN, advisory locks). */
+static struct db_settings main_db_settings(const struct config *cfg, size_t size, bool session)
 {
     struct db_settings s = {
-        .url = cfg->database_url,
+        .url = session ? cfg->database_session_url : cfg->database_url,
+        .transaction_pooling = !session && cfg->transaction_pooling,
         .size = size,
         .wait_ms = cfg->db_pool_wait_ms,
         .connect_timeout_seconds = cfg->db_connect_timeout_seconds,
@@ -103,7 +107,7 @@ static struct store main_store(const struct config *cfg, struct db_pool *pool)
 
 static int main_migrate(const struct config *cfg)
 {
-    struct db_settings s = main_db_settings(cfg, 1);
+    struct db_settings s = main_db_settings(cfg, 1, true);
     s.statement_timeout_ms = 0; /* a migration may rewrite a big table */
     PGconn *pg = db_connect(&s);
     if (!pg) {
@@ -121,7 +125,7 @@ static int main_migrate(const struct config *cfg)
 
 static int main_expire(const struct config *cfg)
 {
-    struct db_settings s = main_db_settings(cfg, 1);
+    struct db_settings s = main_db_settings(cfg, 1, true);
     s.statement_timeout_ms = 0;
     struct db_pool *pool = db_pool_new(&s);
     if (!pool)
@@ -142,7 +146,7 @@ static int main_expire(const struct config *cfg)
  * 503 until it is back. *REACHABLE says whether it answered. */
 static bool main_schema_ready(const struct config *cfg, bool *reachable)
 {
-    struct db_settings s = main_db_settings(cfg, 1);
+    struct db_settings s = main_db_settings(cfg, 1, false);
     PGconn *pg = db_connect(&s);
     *reachable = pg != NULL;
     if (!pg) {
@@ -186,10 +190,10 @@ static bool main_listen(const struct config *cfg, struct main_server *s)
 static bool main_open_stores(const struct config *cfg, struct main_server *s, bool reachable)
 {
     size_t pool_size = (size_t)(cfg->db_pool_size ? cfg->db_pool_size : cfg->http_threads);
-    struct db_settings ds = main_db_settings(cfg, pool_size);
+    struct db_settings ds = main_db_settings(cfg, pool_size, false);
     s->pool = db_pool_new(&ds);
     if (cfg->expiry_interval_seconds) {
-        struct db_settings es = main_db_settings(cfg, 1);
+        struct db_settings es = main_db_settings(cfg, 1, true);
         es.statement_timeout_ms = 0;
         s->expiry_pool = db_pool_new(&es);
     }
@@ -245,7 +249,7 @@ static bool main_start_outbox(const struct config *cfg, struct main_server *s)
     snprintf(s->notify_url, sizeof s->notify_url, "%s://%s:%ld/notifications/v1/messages",
              cfg->notifications_protocol, cfg->notifications_addr, cfg->notifications_port);
     s->outbox_settings = (struct outbox_settings){
-        .db = main_db_settings(cfg, 1),
+        .db = main_db_settings(cfg, 1, true),
         .url = s->notify_url,
         .api_secret = cfg->api_secret,
         .timeout_ms = cfg->notifications_timeout_ms,

@@ -94,6 +94,7 @@ db_ceiling() {
   local -a scripts
   case $1 in
     mixed) scripts=(-f "$d/get_room.sql@80" -f "$d/post_message.sql@20") ;;
+    *_txpool) scripts=(-f "$d/${1%_txpool}.sql") ;;
     *) scripts=(-f "$d/$1.sql") ;;
   esac
   "$PGBENCH" -M prepared -c "$2" -j "$WRK_THREADS" -T "$((WARMUP + DURATION))" -P 1 -n \

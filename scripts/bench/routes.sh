@@ -128,11 +128,18 @@ measure_service() { # TAG SCRIPT ROOMS [NAME=VALUE...] -> S_* and logs
 
 # Each route: its wrk script, and the server settings it runs with beyond
 # start_server's. post_message_noarchive is post_message with ARCHIVE=off,
-# measured in the same run to give the record's cost.
+# measured in the same run to give the record's cost; *_txpool are the
+# routes as a server behind a transaction pooler sends them
+# (DATABASE_POOL_MODE=transaction: unnamed statements in a pipeline with
+# the statement timeout), here straight to PostgreSQL, to give that mode's
+# own cost (BENCH_ROUTES=... to run them; not in the default set).
 declare -A ROUTE_SCRIPT=([get_room]=get_room [post_message]=post_message
                          [post_message_noarchive]=post_message [create_room]=create_room
-                         [mixed]=mixed [history]=history)
-declare -A ROUTE_ENV=([post_message_noarchive]=ARCHIVE=off)
+                         [mixed]=mixed [history]=history [get_room_txpool]=get_room
+                         [post_message_txpool]=post_message)
+declare -A ROUTE_ENV=([post_message_noarchive]=ARCHIVE=off
+                      [get_room_txpool]=DATABASE_POOL_MODE=transaction
+                      [post_message_txpool]=DATABASE_POOL_MODE=transaction)
 read -ra ROUTES <<<"${BENCH_ROUTES:-get_room post_message post_message_noarchive create_room mixed history}"
 # The rooms a route's requests spread over (history: those with a long record).
 route_rooms() { if [[ $1 == history ]]; then echo "$HISTORY_ROOMS"; else echo "$ROOMS"; fi; }
@@ -190,7 +197,7 @@ start_server_sizes() { # ROUTE [NAME=VALUE...]
   shift
   start_server "$@"
   case $r in
-    get_room) SIZE_GET=$(answer_bytes get); SIZE_POST=$SIZE_GET ;;
+    get_room*) SIZE_GET=$(answer_bytes get); SIZE_POST=$SIZE_GET ;;
     history) SIZE_GET=$(answer_bytes history); SIZE_POST=$SIZE_GET ;;
     post_message*) SIZE_GET=$(answer_bytes post); SIZE_POST=$SIZE_GET ;;
     create_room) SIZE_GET=$(answer_bytes create); SIZE_POST=$SIZE_GET ;;

@@ -310,6 +310,37 @@ bool server_alive(server_t *s)
     return true;
 }
 
+static enum h_database_route database_route = H_DIRECT;
+
+bool h_database_via(enum h_database_route route)
+{
+    if (route != H_DIRECT && (!h_env("PGBOUNCER_SESSION_URL") ||
+                              !h_env("PGBOUNCER_TRANSACTION_URL"))) {
+        print_error("pgbouncer is not running (PGBOUNCER_*_URL unset): install it with "
+                    "scripts/deps.sh test\n");
+        return false;
+    }
+    database_route = route;
+    return true;
+}
+
+/* The DATABASE_* variables of a server for the current route. */
+static void h_database_env(envv_t *env)
+{
+    char kv[600];
+    if (database_route == H_DIRECT)
+        return;
+    snprintf(kv, sizeof kv, "DATABASE_URL=%s",
+             h_env(database_route == H_PGBOUNCER_SESSION ? "PGBOUNCER_SESSION_URL"
+                                                         : "PGBOUNCER_TRANSACTION_URL"));
+    env_set(env, kv);
+    if (database_route == H_PGBOUNCER_TRANSACTION) {
+        env_set(env, "DATABASE_POOL_MODE=transaction");
+        snprintf(kv, sizeof kv, "DATABASE_SESSION_URL=%s", h_env("PGBOUNCER_SESSION_URL"));
+        env_set(env, kv);
+    }
+}
+
 bool server_start(server_t *s, const char *const *overrides)
 {
     envv_t env = { 0 };
@@ -334,6 +365,7 @@ bool server_start(server_t *s, const char *const *overrides)
     env_set(&env, kv);
     env_set(&env, "API_SECRET=" IT_SECRET);
     env_set(&env, "EXPIRY_INTERVAL_SECONDS=0");
+    h_database_env(&env);
     if (h_policies_are_in_redis()) {
         env_set(&env, "REDIS_USERMETA_PORT_6379_TCP_ADDR=127.0.0.1");
         snprintf(kv, sizeof kv, "REDIS_USERMETA_PORT_6379_TCP_PORT=%d", h_redis_port());

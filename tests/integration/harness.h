@@ -282,6 +282,21 @@ void h_redis_cleanup(void);
 /* SIGKILL, async-signal-safe (signal handlers). */
 void h_redis_kill_now(void);
 
+/* ---- the way servers reach PostgreSQL ---------------------------------- */
+
+enum h_database_route {
+    H_DIRECT,                 /* DATABASE_URL, PostgreSQL itself */
+    H_PGBOUNCER_SESSION,      /* through pgbouncer's session pool */
+    H_PGBOUNCER_TRANSACTION,  /* requests through its transaction pool
+                                 (DATABASE_POOL_MODE=transaction), the
+                                 dispatcher and expiry through its session
+                                 pool (DATABASE_SESSION_URL) */
+};
+/* Every server started from now on reaches PostgreSQL this way (the
+ * suite's own connection stays direct). False, with a message, when
+ * pgbouncer is not running (PGBOUNCER_*_URL unset: scripts/deps.sh test). */
+bool h_database_via(enum h_database_route route);
+
 /* ---- API shortcuts (assert success) ---------------------------------- */
 
 /* POST rooms with the secret; body is JSON text. Returns nothing. */

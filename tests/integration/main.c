@@ -5,7 +5,8 @@
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
  * Groups: config routes identity framing auth messages trim policies policies_redis expiry
- *         record badinput notify notify_redis redis import logs ops shutdown faults migrations
+ *         record badinput notify notify_redis redis import pooling pgbouncer_session
+ *         pgbouncer_transaction logs ops shutdown faults migrations
  *         pgaudit outage. The _redis groups are the same tests with the policies in the
  *         suite's Redis (the original's usermeta link) instead of the usermeta table. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
@@ -40,6 +41,36 @@ static int run_notify_redis(void)
     return run_with_policies_in_redis(run_notify_tests, "notify");
 }
 
+/* The routes, notify and expiry groups with every server reaching
+ * PostgreSQL through pgbouncer (harness: h_database_via). */
+static int run_through_pgbouncer(enum h_database_route route, const char *mode)
+{
+    static int (*const groups[])(void) = { run_routes_tests, run_notify_tests,
+                                           run_expiry_tests };
+    static const char *const names[] = { "routes", "notify", "expiry" };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        fprintf(stderr, "== %s, through pgbouncer's %s pool\n", names[i], mode);
+        if (!h_database_via(route)) {
+            failed++;
+            continue;
+        }
+        failed += groups[i]();
+        h_database_via(H_DIRECT);
+    }
+    return failed;
+}
+
+static int run_pgbouncer_session(void)
+{
+    return run_through_pgbouncer(H_PGBOUNCER_SESSION, "session");
+}
+
+static int run_pgbouncer_transaction(void)
+{
+    return run_through_pgbouncer(H_PGBOUNCER_TRANSACTION, "transaction");
+}
+
 static const struct {
     const char *name;
     int (*run)(void);
@@ -60,6 +91,9 @@ static const struct {
     { "notify_redis", run_notify_redis },
     { "redis", run_redis_tests },
     { "import", run_import_tests },
+    { "pooling", run_pooling_tests },
+    { "pgbouncer_session", run_pgbouncer_session },
+    { "pgbouncer_transaction", run_pgbouncer_transaction },
     { "logs", run_logs_tests },
     { "ops", run_ops_tests },
     { "shutdown", run_shutdown_tests },
