@@ -224,6 +224,89 @@ CREATE FUNCTION public.chat_expire_batch(p_batch_size integer) RETURNS integer
 $$;
 
 --
+-- Name: chat_get_room(text, integer, bytea); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_get_room(p_room_id text, p_limit integer, p_token_sha256 bytea) RETURNS TABLE(caller text, type text, users text, json text, ts text, ts_is_string boolean, sender text, message_type text, message text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH head AS (
+        SELECT a.username AS caller, r.id, r.type,
+               (SELECT json_agg(u.username ORDER BY u.username COLLATE "C")::text
+                  FROM room_users u
+                 WHERE u.room_id = r.id) AS users
+          FROM (VALUES (1)) AS one (x)
+          LEFT JOIN auth_tokens a
+                 ON a.token_sha256 = p_token_sha256
+                AND (a.expires_at IS NULL OR a.expires_at > now())
+          LEFT JOIN rooms r
+                 ON r.id = p_room_id AND r.expires_at > now()
+                AND (p_token_sha256 IS NULL OR a.username IS NOT NULL)
+    )
+    SELECT h.caller, h.type, h.users, NULL::text, NULL::text, NULL::boolean, NULL::text,
+           NULL::text, NULL::text
+      FROM head h
+    UNION ALL
+    (SELECT NULL, NULL, NULL, m.json_text,
+            CASE WHEN m.json_text IS NULL THEN m.ts END,
+            CASE WHEN m.json_text IS NULL THEN m.ts_is_string END,
+            CASE WHEN m.json_text IS NULL THEN m.sender END,
+            CASE WHEN m.json_text IS NULL THEN m.type END,
+            CASE WHEN m.json_text IS NULL THEN m.message END
+       FROM messages m
+      WHERE m.room_id = p_room_id AND (SELECT h.id IS NOT NULL FROM head h)
+      ORDER BY m.seq DESC
+      LIMIT p_limit);
+END;
+$$;
+
+--
+-- Name: chat_history(text, bytea, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_history(p_room_id text, p_token_sha256 bytea, p_before bigint, p_limit integer) RETURNS TABLE(caller text, type text, users text, id bigint, json text, ts text, ts_is_string boolean, sender text, message_type text, message text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH head AS (
+        SELECT a.username AS caller, r.id, r.type, r.created_at,
+               (SELECT json_agg(u.username ORDER BY u.username COLLATE "C")::text
+                  FROM room_users u
+                 WHERE u.room_id = r.id) AS users
+          FROM (VALUES (1)) AS one (x)
+          LEFT JOIN auth_tokens a
+                 ON a.token_sha256 = p_token_sha256
+                AND (a.expires_at IS NULL OR a.expires_at > now())
+          LEFT JOIN rooms r
+                 ON r.id = p_room_id AND r.expires_at > now()
+                AND (p_token_sha256 IS NULL OR a.username IS NOT NULL)
+    )
+    SELECT h.caller, h.type, h.users, NULL::bigint, NULL::text, NULL::text, NULL::boolean,
+           NULL::text, NULL::text, NULL::text
+      FROM head h
+    UNION ALL
+    (SELECT NULL, NULL, NULL, m.id, m.json_text,
+            CASE WHEN m.json_text IS NULL THEN m.ts END,
+            CASE WHEN m.json_text IS NULL THEN m.ts_is_string END,
+            CASE WHEN m.json_text IS NULL THEN m.sender END,
+            CASE WHEN m.json_text IS NULL THEN m.type END,
+            CASE WHEN m.json_text IS NULL THEN m.message END
+       FROM message_archive m
+      WHERE m.room_id = p_room_id AND m.redacted_at IS NULL
+        AND m.stored_at >= (SELECT h.created_at FROM head h)
+        AND m.id < coalesce(p_before, 9223372036854775807)
+        AND (SELECT h.id IS NOT NULL FROM head h)
+      ORDER BY m.id DESC
+      LIMIT p_limit);
+END;
+$$;
+
+--
 -- Name: chat_hold_lift(bigint, text, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
