@@ -81,9 +81,9 @@ PGconn *db_connect(const struct db_settings *s)
     if (!pg)
         return NULL;
     if (PQstatus(pg) != CONNECTION_OK) {
-        char msg[256];
+        char msg[1024];
         log_warn("cannot connect to PostgreSQL: %s",
-                 text_first_line(PQerrorMessage(pg), msg, sizeof msg));
+                 text_joined_lines(PQerrorMessage(pg), msg, sizeof msg));
         PQfinish(pg);
         return NULL;
     }
@@ -377,9 +377,11 @@ static enum db_status db_classify_failure(PGconn *conn, const PGresult *res)
     if (!state)
         return DB_UNAVAILABLE;
     /* 08: connection exception; 53: insufficient resources; 57: operator
-     * intervention (shutdown, statement timeout, cannot connect now). */
+     * intervention (shutdown, statement timeout, cannot connect now); 25006:
+     * a write on a read-only server (a standby, or an old primary after a
+     * failover): another server is the primary, retry there. */
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
-        strncmp(state, "57", 2) == 0)
+        strncmp(state, "57", 2) == 0 || strcmp(state, "25006") == 0)
         return DB_UNAVAILABLE;
     return DB_ERROR;
 }
@@ -400,7 +402,7 @@ static enum db_status db_exec_on(struct db_pool *pool, struct db_conn *c, struct
     const char *name = db_statement_name(call.id);
     enum db_status status = DB_UNAVAILABLE;
     int deadlocks = DB_MAX_DEADLOCK_RETRIES;
-    bool may_open = reconnects > 0;
+    bool may_open = reconnects > 0, retried_read_only = false;
     for (;;) {
         if (may_open ? !db_ensure_open(pool, c) : !db_conn_healthy(c))
             return DB_UNAVAILABLE;
@@ -433,12 +435,24 @@ static enum db_status db_exec_on(struct db_pool *pool, struct db_conn *c, struct
             continue;
         }
         status = db_classify_failure(c->pg, r);
+        bool read_only = state && strcmp(state, "25006") == 0;
         char msg[256];
         log_emit(status == DB_UNAVAILABLE ? LOG_WARN : LOG_ERROR, req_id, NULL,
                  "query %s failed (SQLSTATE %s): %s", name, state ? state : "none",
                  text_first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg), msg,
                                  sizeof msg));
         PQclear(r);
+        if (read_only && may_open && !retried_read_only) {
+            /* The server became a standby under us (a failover): nothing
+             * was written, so the statement runs again on a connection
+             * opened anew, which a multi-host URL with
+             * target_session_attrs=read-write points at the new primary. */
+            retried_read_only = true;
+            db_drop(c);
+            continue;
+        }
+        if (read_only)
+            db_drop(c);
         if (PQstatus(c->pg) == CONNECTION_OK)
             return status;
         db_drop(c);

@@ -67,9 +67,16 @@ void ops_health(struct app *app, const struct http_request *req, const struct ro
 {
     (void)m;
     long version = 0, required = 0;
-    enum store_result r = store_schema_version(app->store, &version, &required, req->req_id);
+    bool read_only = false;
+    enum store_result r = store_schema_version(app->store, &version, &required, &read_only,
+                                               req->req_id);
     if (r != STORE_OK) {
         http_response_error(resp, 503, "ServiceUnavailable", "database unavailable");
+        return;
+    }
+    if (read_only) {
+        http_response_error(resp, 503, "ServiceUnavailable",
+                            "database is read-only (a standby): writes would fail");
         return;
     }
     if (version < required) {

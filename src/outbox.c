@@ -90,6 +90,9 @@ struct outbox {
     bool more_due;         /* the last claim was full: claim again soon */
     int64_t due_at_ms;     /* monotonic time of the next due row; <0 none */
     int64_t reconnect_ms;  /* wait before the next connection attempt */
+    int64_t next_connect_ms; /* no attempt before this time, however often a
+                                post wakes the thread (a failover must not
+                                turn every post into a connect storm) */
     int64_t last_claim_ms;
     struct buf delivered;  /* "{id,id,...": deleted in one statement per OUTBOX_FLUSH_MS */
     int64_t delivered_since_ms;    /* when the first of them was delivered; <0 none */
@@ -150,11 +153,15 @@ static bool outbox_connect(struct outbox *ob)
     return true;
 }
 
+/* Drops the connection; the next one is not tried for reconnect_ms (a
+ * connection that fails as soon as it is used, an old primary turned
+ * standby, is tried once a second at most). */
 static void outbox_disconnect(struct outbox *ob)
 {
     if (ob->pg)
         PQfinish(ob->pg);
     ob->pg = NULL;
+    ob->next_connect_ms = clock_now_ms() + ob->reconnect_ms;
 }
 
 /* Runs a prepared query; NULL (connection dropped, logged) on failure. */
@@ -442,10 +449,11 @@ static void *outbox_main(void *arg)
             stop_deadline = clock_now_ms() + OUTBOX_STOP_GRACE_MS;
         if (stopping && (ob->in_flight == 0 || clock_now_ms() >= stop_deadline))
             break;
-        if (!ob->pg && !stopping) {
+        if (!ob->pg && !stopping && clock_now_ms() >= ob->next_connect_ms) {
             if (outbox_connect(ob)) {
                 ob->reconnect_ms = OUTBOX_RECONNECT_MIN_MS;
             } else {
+                ob->next_connect_ms = clock_now_ms() + ob->reconnect_ms;
                 ob->reconnect_ms = ob->reconnect_ms * 2 < OUTBOX_RECONNECT_MAX_MS
                                        ? ob->reconnect_ms * 2
                                        : OUTBOX_RECONNECT_MAX_MS;
@@ -470,7 +478,7 @@ static void *outbox_main(void *arg)
 
         int64_t wait = OUTBOX_IDLE_WAIT_MS;
         if (!ob->pg)
-            wait = ob->reconnect_ms;
+            wait = ob->next_connect_ms - clock_now_ms();
         else if ((ob->more_due || outbox_handovers_waiting(ob)) &&
                  ob->in_flight < ob->s.concurrency)
             wait = 0;

@@ -459,15 +459,27 @@ enum store_result store_expire_rooms(struct store *st, long batch, long *deleted
     return r;
 }
 
+/* Columns of schema_version.sql. */
+enum schema_version_column { SV_VERSION, SV_READ_ONLY, SV_COLUMNS };
+
 enum store_result store_schema_version(struct store *st, long *version, long *required,
-                                       const char *req_id)
+                                       bool *read_only, const char *req_id)
 {
-    char text[24];
     *required = migrate_latest_version();
-    enum store_result r = store_value(st, DB_CALL0(SQL_SCHEMA_VERSION), true, text, sizeof text,
-                                      req_id);
-    *version = r == STORE_OK ? strtol(text, NULL, 10) : 0;
-    return r;
+    *version = 0;
+    *read_only = false;
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool, DB_CALL0(SQL_SCHEMA_VERSION), true, &res, req_id);
+    if (s != DB_OK)
+        return store_from_db(s);
+    enum store_result out = STORE_ERROR;
+    if (db_result_shape(res, SQL_SCHEMA_VERSION, SV_COLUMNS, 1, 1, req_id)) {
+        *version = strtol(PQgetvalue(res, 0, SV_VERSION), NULL, 10);
+        *read_only = PQgetvalue(res, 0, SV_READ_ONLY)[0] == 't';
+        out = STORE_OK;
+    }
+    PQclear(res);
+    return out;
 }
 
 /* Columns of outbox_stats.sql. */

@@ -106,10 +106,11 @@ enum store_result store_system_message(struct store *st, const struct room_spec 
                                        const char *req_id);
 
 /* The newest migration applied, in *VERSION, and the one this binary needs,
- * in *REQUIRED (known without the database). */
+ * in *REQUIRED (known without the database); *READ_ONLY when the server
+ * refuses writes (a standby). */
 __attribute__((warn_unused_result))
 enum store_result store_schema_version(struct store *st, long *version, long *required,
-                                       const char *req_id);
+                                       bool *read_only, const char *req_id);
 
 /* How many connections the store's pool has, and how many are in use. */
 void store_pool_stats(struct store *st, long *size, long *in_use);

@@ -148,6 +148,31 @@ char *text_first_line(const char *text, char *out, size_t outlen)
     return out;
 }
 
+char *text_joined_lines(const char *text, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return out;
+    size_t o = 0;
+    const char *p = text ? text : "";
+    while (*p) {
+        size_t n = strcspn(p, "\r\n");
+        if (n > 0) {
+            if (o > 0 && o + 2 < outlen) {
+                memcpy(out + o, "; ", 2);
+                o += 2;
+            }
+            size_t room = outlen - 1 - o;
+            size_t take = n < room ? n : room;
+            memcpy(out + o, p, take);
+            o += take;
+        }
+        p += n;
+        p += strspn(p, "\r\n");
+    }
+    out[o] = '\0';
+    return out;
+}
+
 bool text_parse_positive(const char *s, long long max, long long *out)
 {
     if (!s || !*s || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s))

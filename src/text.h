@@ -34,6 +34,11 @@ bool text_is_json_number(const char *s);
  * OUT. NULL TEXT gives "". Returns OUT. */
 char *text_first_line(const char *text, char *out, size_t outlen);
 
+/* TEXT on one line in OUT: its lines joined by "; ", trailing newlines and
+ * blank lines dropped (libpq's error for a multi-host URL holds one line per
+ * host, each with its own reason). NULL TEXT gives "". Returns OUT. */
+char *text_joined_lines(const char *text, char *out, size_t outlen);
+
 /* A whole decimal number from 1 to MAX (no sign, no other byte) into *OUT:
  * ids, cursors and limits from a query string. */
 __attribute__((warn_unused_result))

@@ -5,7 +5,8 @@
  * options), the statement timeout holds in every mode, and a post answered
  * 503 for it is never committed later. (The routes, notify and expiry groups
  * run whole through each pool: groups pgbouncer_session and
- * pgbouncer_transaction.)
+ * pgbouncer_transaction.) Also what a failover shows a server: a database
+ * that refuses writes, and a session URL whose hosts are all down.
  */
 #include "harness.h"
 #include "tests.h"
@@ -126,6 +127,79 @@ static void test_parallel_requests_through_a_transaction_pool(void **state)
     assert_false(h_log_contains(h_srv, "already exists"));
 }
 
+static int count_in(const char *haystack, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(haystack, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* A read-only database (a standby, an old primary demoted): writes are 503,
+ * not 500; reads work; health says why. */
+static void test_read_only_database_is_503_and_health_says_why(void **state)
+{
+    (void)state;
+    api_create_room(ROOM_BODY);
+    db_exec("ALTER DATABASE chat SET default_transaction_read_only = on", 0, NULL);
+    server_t *s = scoped_server(NULL);
+    h_srv = s;
+    resp_t *r = http_post("{\"timestamp\":1,\"type\":\"text\",\"message\":\"x\"}",
+                          PFX "/auth/%s/rooms/%s/messages", TOK_ALICE, enc(ROOM));
+    long post = r->status;
+    resp_free(r);
+    r = http_get(PFX "/auth/%s/rooms/%s", TOK_BOB, enc(ROOM));
+    long get = r->status;
+    resp_free(r);
+    r = http_get(PFX "/health");
+    long health = r->status;
+    char *body = strdup(r->body ? r->body : "");
+    resp_free(r);
+    db_exec("ALTER DATABASE chat RESET default_transaction_read_only", 0, NULL);
+    assert_int_equal(post, 503);
+    assert_int_equal(get, 200);
+    assert_int_equal(health, 503);
+    assert_non_null(strstr(body, "read-only"));
+    free(body);
+    assert_true(h_log_contains(s, "25006"));
+}
+
+/* The dispatcher's database is unreachable (every host of its URL down)
+ * while posts keep waking it: it tries once, then backs off, and its log
+ * line gives each host's reason. */
+static void test_dispatcher_backs_off_and_logs_every_host(void **state)
+{
+    (void)state;
+    int dead1 = h_free_port(), dead2 = h_free_port(), receiver = h_free_port();
+    char session[160], addr[64], port[64];
+    snprintf(session, sizeof session,
+             "DATABASE_SESSION_URL=postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/chat"
+             "?connect_timeout=2", dead1, dead2);
+    snprintf(addr, sizeof addr, "NOTIFICATIONS_PORT_8080_TCP_ADDR=127.0.0.1");
+    snprintf(port, sizeof port, "NOTIFICATIONS_PORT_8080_TCP_PORT=%d", receiver);
+    server_t *s = scoped_server(OVERRIDES(session, addr, port));
+    h_srv = s;
+    api_create_room(ROOM_BODY);
+    double until = now_s() + 2.5;
+    int posts = 0;
+    while (now_s() < until) {
+        api_post_msg(TOK_ALICE, ROOM, "{\"timestamp\":1,\"type\":\"text\",\"message\":\"w\"}");
+        posts++;
+        usleep(20 * 1000);
+    }
+    char *log = server_log(s);
+    int attempts = count_in(log, "cannot connect to PostgreSQL");
+    char host1[32], host2[32];
+    snprintf(host1, sizeof host1, "port %d failed", dead1);
+    snprintf(host2, sizeof host2, "port %d failed", dead2);
+    bool both = strstr(log, host1) && strstr(log, host2);
+    free(log);
+    print_message("%d posts woke the dispatcher; %d connection attempts\n", posts, attempts);
+    assert_true(posts > 20);
+    assert_true(attempts >= 1 && attempts <= 3);
+    assert_true(both);
+}
+
 int run_pooling_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +207,8 @@ int run_pooling_tests(void)
         T(test_statement_timeout_holds_through_a_session_pool),
         T(test_statement_timeout_holds_through_a_transaction_pool),
         T(test_parallel_requests_through_a_transaction_pool),
+        T(test_read_only_database_is_503_and_health_says_why),
+        T(test_dispatcher_backs_off_and_logs_every_host),
     };
     return cmocka_run_group_tests_name("pooling", tests, group_setup_default,
                                        group_teardown_server);

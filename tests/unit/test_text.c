@@ -100,6 +100,22 @@ static void test_parse_positive(void **state)
         assert_false(text_parse_positive(bad[i], 100, &v));
 }
 
+static void test_joined_lines(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_string_equal(text_joined_lines(NULL, out, sizeof out), "");
+    assert_string_equal(text_joined_lines("one\n", out, sizeof out), "one");
+    assert_string_equal(
+        text_joined_lines("connection to server at \"a\" failed: refused\n"
+                          "connection to server at \"b\" failed: read-only\n\n",
+                          out, sizeof out),
+        "connection to server at \"a\" failed: refused; connection to server at \"b\" "
+        "failed: read-only");
+    assert_string_equal(text_joined_lines("a\r\nb", out, 5), "a; b");
+    assert_string_equal(text_joined_lines("abcdef", out, 4), "abc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_percent_decode),
         cmocka_unit_test(test_secret_equal),
         cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_joined_lines),
         cmocka_unit_test(test_parse_positive),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
