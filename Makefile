@@ -40,7 +40,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test unit integration contract deps clean fuzz bench valgrind schema schema-check
+.PHONY: all run test test-infra unit integration contract deps clean fuzz bench valgrind schema schema-check
 
 all: $(BUILD)/ganomede-chat
 
@@ -167,6 +167,15 @@ test:
 	$(MAKE) schema-check
 	$(MAKE) integration
 	$(MAKE) contract
+
+# The infrastructure groups, kept out of `make test` for their minutes and
+# their extra clusters (CI runs them too): pg_cron (preloaded here), read
+# replicas and failover on streaming standbys made by scripts/pg.sh.
+test-infra:
+	scripts/deps.sh build db test infra
+	$(MAKE) all $(BUILD)/test_integration
+	PG_PRELOAD=pgaudit,pg_cron CHAT_BIN=$(abspath $(BUILD))/ganomede-chat \
+	  scripts/test-integration.sh $(BUILD)/test_integration -g cron,failover
 
 # Load test with its ceilings: SCALE=full adds 1k/10k/100k rooms and the
 # expiry job under load; DURATION sets the seconds per measurement.

@@ -9,6 +9,8 @@
 #          (redis-server: the authdb and usermeta links and the import;
 #          pgbouncer: requests through a session and a transaction pooler;
 #          pgaudit: the group that proves no token reaches PostgreSQL's log)
+#   infra  what `make test-infra` adds: pg_cron (the expiry scheduled in
+#          PostgreSQL); standbys need only the server (pg_basebackup)
 #   bench  wrk, the HTTP load generator, jq, and redis-server (import-redis timed)
 #   check  valgrind, and clang with libFuzzer and the sanitizer runtimes
 # Add a group by adding one line to PKG_GROUPS.
@@ -18,6 +20,7 @@ declare -A PKG_GROUPS=(
   [build]="gcc make pkg-config libmicrohttpd-dev libpq-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev zlib1g-dev libhiredis-dev"
   [db]="postgresql postgresql-client"
   [test]="postgresql-15-pgaudit redis-server pgbouncer"
+  [infra]="postgresql-15-cron"
   [bench]="wrk jq redis-server"
   [check]="valgrind clang libclang-rt-14-dev"
 )

@@ -5,6 +5,11 @@
 #
 # Usage: scripts/pg.sh init DIR [PORT] | start DIR | stop DIR | destroy DIR
 #                      | url DIR | status DIR | free-port | bindir
+#                      | standby DIR PRIMARY_DIR [APPLY_DELAY] | promote DIR | crash DIR
+# standby: a streaming replica of PRIMARY_DIR's cluster (pg_basebackup -R),
+# on its own port, started; APPLY_DELAY (e.g. 3s) delays its replay
+# (recovery_min_apply_delay). promote: it becomes a primary. crash: stop
+# at once, without a checkpoint (pg_ctl -m immediate), as a crash would.
 #
 # PostgreSQL refuses to run as root, so as root the server tools run as the
 # folder's owner (the `postgres` OS user for a new folder). stdout carries
@@ -16,7 +21,7 @@
 set -euo pipefail
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
-usage() { sed -n '6,7p' "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n '6,8p' "$0" | sed 's/^# //' >&2; exit 2; }
 
 # Highest installed major version (sort -V: 9.6 < 15), then PATH (non-Debian).
 find_bindir() {
@@ -157,6 +162,12 @@ preload_libraries() {
   local joined
   joined=$(IFS=,; echo "${libs[*]}")
   printf "shared_preload_libraries = '%s'\n" "$joined" >>"$DIR/postgresql.conf"
+  if [[ ,$joined, == *,pg_cron,* ]]; then
+    # pg_cron's jobs run in database chat, in background workers (no
+    # libpq connection back to the server, so no password or host to set).
+    printf "cron.database_name = 'chat'\ncron.use_background_workers = on\n" \
+      >>"$DIR/postgresql.conf"
+  fi
 }
 
 cmd_start() {
@@ -191,6 +202,39 @@ cmd_stop() {
   is_running || return 0
   as_pg "$BIN/pg_ctl" stop -D "$DIR" -m fast -w -t 60 >/dev/null ||
     die "could not stop the cluster in $DIR (log: $DIR/log)"
+}
+
+cmd_standby() {
+  local primary=$1 delay=${2:-} pport port
+  [[ ! -e $DIR/PG_VERSION ]] || die "$DIR already holds a cluster"
+  [[ -r $primary/port ]] || die "$primary is not a cluster made by pg.sh init"
+  pport=$(cat "$primary/port")
+  port=$(free_port)
+  mkdir -p "$DIR"
+  if [[ $EUID -eq 0 ]]; then
+    chown "$PG_USER:" "$DIR"
+    chmod 700 "$DIR"
+    open_path "$(dirname "$DIR")"
+  fi
+  as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$DIR" -R -X stream \
+    --checkpoint=fast >&2 || die "pg_basebackup from $primary failed"
+  # The copy carries the primary's port and socket folder: ours come last.
+  {
+    echo
+    echo "# ---- streaming standby of $primary (written by scripts/pg.sh standby) ----"
+    echo "port = $port"
+    echo "unix_socket_directories = '$DIR'"
+    echo "cluster_name = 'standby_$port'"
+    [[ -z $delay ]] || echo "recovery_min_apply_delay = '$delay'"
+  } >>"$DIR/postgresql.conf"
+  : >"$DIR/log"
+  echo "$port" >"$DIR/port"
+  [[ $EUID -ne 0 ]] || chown "$PG_USER:" "$DIR/log" "$DIR/port" "$DIR/postgresql.conf"
+  if ! as_pg "$BIN/pg_ctl" start -D "$DIR" -l "$DIR/log" -w -t 60 >/dev/null; then
+    tail -n 20 "$DIR/log" >&2
+    die "could not start the standby in $DIR"
+  fi
+  echo "pg.sh: standby of $primary running on 127.0.0.1:$port" >&2
 }
 
 cmd_destroy() {
@@ -231,5 +275,10 @@ case $cmd in
   destroy) cmd_destroy ;;
   url)     echo "postgresql://postgres@127.0.0.1:$(read_port)/chat" ;;
   status)  [[ -e $DIR/PG_VERSION ]] && is_running ;;
+  standby) [[ $# -ge 1 && $# -le 2 ]] || usage; cmd_standby "$(realpath -m -- "$1")" "${2:-}" ;;
+  promote) as_pg "$BIN/pg_ctl" promote -D "$DIR" -w -t 60 >/dev/null ||
+             die "could not promote $DIR" ;;
+  crash)   as_pg "$BIN/pg_ctl" stop -D "$DIR" -m immediate -w -t 60 >/dev/null ||
+             die "could not stop $DIR" ;;
   *)       usage ;;
 esac

@@ -7,7 +7,8 @@
  * Groups: config routes identity framing auth messages trim policies policies_redis expiry
  *         record badinput notify notify_redis redis import pooling pgbouncer_session
  *         pgbouncer_transaction logs ops shutdown faults migrations
- *         pgaudit outage. The _redis groups are the same tests with the policies in the
+ *         pgaudit outage; and, only when named (make test-infra), cron and
+ *         failover (test_infra.c), failover last. The _redis groups are the same tests with the policies in the
  *         suite's Redis (the original's usermeta link) instead of the usermeta table. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
  * clean run unless IT_KEEP_LOGS is set.
@@ -71,42 +72,47 @@ static int run_pgbouncer_transaction(void)
     return run_through_pgbouncer(H_PGBOUNCER_TRANSACTION, "transaction");
 }
 
+/* Groups with `infra` set run only when named (-g): they need more than
+ * the suite's one cluster, or minutes (make test-infra). */
 static const struct {
     const char *name;
     int (*run)(void);
+    bool infra;
 } GROUPS[] = {
-    { "config", run_config_tests },
-    { "routes", run_routes_tests },
-    { "identity", run_identity_tests },
-    { "framing", run_framing_tests },
-    { "auth", run_auth_tests },
-    { "messages", run_messages_tests },
-    { "trim", run_trim_tests },
-    { "policies", run_policies_tests },
-    { "policies_redis", run_policies_redis },
-    { "expiry", run_expiry_tests },
-    { "record", run_record_tests },
-    { "badinput", run_badinput_tests },
-    { "notify", run_notify_tests },
-    { "notify_redis", run_notify_redis },
-    { "redis", run_redis_tests },
-    { "import", run_import_tests },
-    { "pooling", run_pooling_tests },
-    { "pgbouncer_session", run_pgbouncer_session },
-    { "pgbouncer_transaction", run_pgbouncer_transaction },
-    { "logs", run_logs_tests },
-    { "ops", run_ops_tests },
-    { "shutdown", run_shutdown_tests },
-    { "faults", run_faults_tests },
-    { "migrations", run_migrations_tests },
-    { "pgaudit", run_pgaudit_tests },
-    { "outage", run_outage_tests },
+    { "config", run_config_tests, false },
+    { "routes", run_routes_tests, false },
+    { "identity", run_identity_tests, false },
+    { "framing", run_framing_tests, false },
+    { "auth", run_auth_tests, false },
+    { "messages", run_messages_tests, false },
+    { "trim", run_trim_tests, false },
+    { "policies", run_policies_tests, false },
+    { "policies_redis", run_policies_redis, false },
+    { "expiry", run_expiry_tests, false },
+    { "record", run_record_tests, false },
+    { "badinput", run_badinput_tests, false },
+    { "notify", run_notify_tests, false },
+    { "notify_redis", run_notify_redis, false },
+    { "redis", run_redis_tests, false },
+    { "import", run_import_tests, false },
+    { "pooling", run_pooling_tests, false },
+    { "pgbouncer_session", run_pgbouncer_session, false },
+    { "pgbouncer_transaction", run_pgbouncer_transaction, false },
+    { "logs", run_logs_tests, false },
+    { "ops", run_ops_tests, false },
+    { "shutdown", run_shutdown_tests, false },
+    { "faults", run_faults_tests, false },
+    { "migrations", run_migrations_tests, false },
+    { "pgaudit", run_pgaudit_tests, false },
+    { "outage", run_outage_tests, false },
+    { "cron", run_cron_tests, true },
+    { "failover", run_failover_tests, true },
 };
 
-static bool selected(const char *list, const char *name)
+static bool selected(const char *list, const char *name, bool infra)
 {
     if (!list)
-        return true;
+        return !infra;
     size_t n = strlen(name);
     for (const char *p = list; *p;) {
         const char *end = strchr(p, ',');
@@ -163,7 +169,7 @@ int main(int argc, char **argv)
     free(err);
 
     for (size_t i = 0; i < sizeof GROUPS / sizeof GROUPS[0]; i++)
-        if (selected(groups, GROUPS[i].name))
+        if (selected(groups, GROUPS[i].name, GROUPS[i].infra))
             failed += GROUPS[i].run();
 
     h_cleanup();

@@ -27,5 +27,7 @@ int run_faults_tests(void);
 int run_migrations_tests(void);
 int run_pgaudit_tests(void);
 int run_outage_tests(void);
+int run_cron_tests(void);
+int run_failover_tests(void);
 
 #endif
