@@ -175,7 +175,7 @@ test-infra:
 	scripts/deps.sh build db test infra
 	$(MAKE) all $(BUILD)/test_integration
 	PG_PRELOAD=pgaudit,pg_cron CHAT_BIN=$(abspath $(BUILD))/ganomede-chat \
-	  scripts/test-integration.sh $(BUILD)/test_integration -g cron,failover
+	  scripts/test-integration.sh $(BUILD)/test_integration -g cron,replicas,failover
 
 # Load test with its ceilings: SCALE=full adds 1k/10k/100k rooms and the
 # expiry job under load; DURATION sets the seconds per measurement.

@@ -48,6 +48,8 @@ void app_init(struct app *app, const struct config *cfg, struct store *store,
     app->callers.cache = tokens;
     app->callers.authdb = links.authdb;
     app->usermeta = links.usermeta;
+    app->writers = links.writers;
+    app->read_fresh_ms = links.read_fresh_ms;
     app->limits.max_users = cfg->max_users_per_room;
     app->limits.max_type_bytes = cfg->max_room_type_bytes;
     app->limits.max_username_bytes = cfg->max_username_bytes;

@@ -16,10 +16,13 @@ struct statsd;
 struct store;
 struct token_cache;
 
-/* The original's Redis links; each NULL when its variables are unset. */
+/* The original's Redis links, each NULL when its variables are unset; and
+ * the read replica's write marks (NULL without DATABASE_READ_URL). */
 struct app_links {
     struct redis_link *authdb;     /* player tokens (caller.c) */
     struct redis_link *usermeta;   /* policies (usermeta.c) */
+    struct recent_writers *writers;
+    long read_fresh_ms;
 };
 
 struct app {
@@ -28,6 +31,8 @@ struct app {
     struct statsd *statsd;      /* borrowed; NULL: statsd off */
     struct caller_env callers;  /* how tokens are resolved (borrowed parts) */
     struct redis_link *usermeta; /* borrowed; NULL: policies from the table */
+    struct recent_writers *writers; /* borrowed; NULL: no read replica */
+    long read_fresh_ms;         /* a user who wrote this recently reads from the primary */
     struct room_limits limits;
     char start_date[40];        /* ISO-8601, for /about */
     char hostname[256];

@@ -43,6 +43,11 @@ static const struct config_var CONFIG_VARS[] = {
       "session: DATABASE_URL keeps sessions (PostgreSQL itself, or a session pooler); "
       "transaction: it is a transaction pooler (pgbouncer pool_mode=transaction): no prepared "
       "statements, no session settings" },
+    { "DATABASE_READ_URL", CONFIG_STRING, FIELD(database_read_url), "", 0, 0,
+      "a read replica (one or more hosts) for GET room and history; unset: the primary "
+      "serves every read" },
+    { "READ_MAX_LAG_SECONDS", CONFIG_INT, FIELD(read_max_lag_seconds), "10", 1, 3600,
+      "a replica whose replay is further behind is skipped (reads go to the primary)" },
     { "DB_POOL_SIZE", CONFIG_INT, FIELD(db_pool_size), "0", 0, 1000,
       "PostgreSQL connections for requests; 0: one per HTTP thread" },
     { "DB_POOL_WAIT_MS", CONFIG_INT, FIELD(db_pool_wait_ms), "2000", 0, 60000,

@@ -19,6 +19,8 @@ struct config {
     const char *database_url;       /* "" : libpq's PG* variables */
     const char *database_session_url; /* "" : database_url (dispatcher, expiry, migrate) */
     const char *database_pool_mode;  /* "session" or "transaction": what sits at database_url */
+    const char *database_read_url;   /* "" : every read on the primary */
+    long read_max_lag_seconds;
     bool transaction_pooling;        /* database_pool_mode == "transaction" */
     long db_pool_size;              /* 0: one per HTTP thread */
     long token_cache_size;          /* 0: no token cache */

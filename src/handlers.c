@@ -7,6 +7,7 @@
 #include "message.h"
 #include "reply.h"
 #include "room.h"
+#include "recent_writers.h"
 #include "record.h"
 #include "store.h"
 #include "usermeta.h"
@@ -23,6 +24,7 @@
 /* One post, as caller_write runs it. */
 struct handlers_post {
     struct store *store;
+    struct recent_writers *writers;   /* NULL: no replica */
     struct redis_link *usermeta;      /* NULL: policies from the table */
     const char *room_id;
     const struct message_spec *msg;   /* NULL: the body was bad, checks only */
@@ -37,6 +39,21 @@ static bool handlers_member_read(struct app *app, struct caller *who, const char
                                  enum store_result r, char **found, struct json_object *users,
                                  struct http_response *resp);
 static enum store_result handlers_post(void *cls, const struct caller *who);
+static bool handlers_fresh(struct app *app, const struct caller *who);
+
+/* Whether WHO wrote through this server lately, so that a read must not go
+ * to a replica that may not have replayed it (read-your-writes). A table
+ * token not looked up yet is taken as the user the token cache remembers
+ * for it (a writer's token is always there: its post looked it up). */
+static bool handlers_fresh(struct app *app, const struct caller *who)
+{
+    char guess[TOKEN_CACHE_MAX_USER_BYTES + 1];
+    const char *user = who->username;
+    if (!user && who->kind == AUTH_LOOKUP &&
+        token_cache_get(app->callers.cache, who->token, guess, sizeof guess))
+        user = guess;
+    return recent_writers_wrote_within(app->writers, user, app->read_fresh_ms);
+}
 
 /* True when USERNAME is in USERS (a JSON array of strings; NULL: no one). */
 static bool handlers_users_have(struct json_object *users, const char *username)
@@ -131,6 +148,8 @@ void handlers_create_room(struct app *app, const struct http_request *req,
     }
     enum store_result r = store_create_room(app->store, &spec, caller, policies, &room,
                                             req->req_id);
+    if (r == STORE_OK)
+        recent_writers_mark(app->writers, who.username);
     /* The store compared the stored room with the body; its members are
      * checked again on what is about to be sent. */
     if (r == STORE_OK && caller && !handlers_room_has_user(room, caller))
@@ -161,7 +180,7 @@ void handlers_get_room(struct app *app, const struct http_request *req,
         goto out;
     const char *token = who.kind == AUTH_LOOKUP ? m->token : NULL;
     enum store_result r = store_get_room(app->store, m->room_id ? m->room_id : "", token,
-                                         &found, &room, req->req_id);
+                                         handlers_fresh(app, &who), &found, &room, req->req_id);
     struct json_object *users = NULL;
     if (r == STORE_OK)
         json_object_object_get_ex(room, "users", &users);
@@ -187,6 +206,8 @@ static enum store_result handlers_post(void *cls, const struct caller *who)
                                              who->kind == AUTH_SECRET, p->msg, p->push,
                                              policies, p->req_id);
     free(policies);
+    if (r == STORE_OK)
+        recent_writers_mark(p->writers, who->username);
     return r;
 }
 
@@ -208,6 +229,7 @@ void handlers_post_message(struct app *app, const struct http_request *req,
                                     sizeof bad);
     struct handlers_post post = { .store = app->store,
                                   .usermeta = app->usermeta,
+                                  .writers = app->writers,
                                   .room_id = m->room_id ? m->room_id : "",
                                   .msg = valid ? &msg : NULL,
                                   .req_id = req->req_id };
@@ -244,7 +266,8 @@ void handlers_history(struct app *app, const struct http_request *req,
         goto out;
     const char *token = who.kind == AUTH_LOOKUP ? m->token : NULL;
     enum store_result r = record_history(app->store, m->room_id ? m->room_id : "", token,
-                                         before, limit, &found, &users, &page, req->req_id);
+                                         handlers_fresh(app, &who), before, limit, &found,
+                                         &users, &page, req->req_id);
     if (!handlers_member_read(app, &who, token, r, &found, users, resp))
         goto out;
     resp->json = page;
@@ -284,6 +307,8 @@ void handlers_system_message(struct app *app, const struct http_request *req,
                        req->req_id))
         r = store_system_message(app->store, &spec, &msg, policies, req->req_id);
     free(policies);
+    if (r == STORE_OK)
+        recent_writers_mark(app->writers, who.username);
     if (r == STORE_OK)
         resp->status = 200;
     else

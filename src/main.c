@@ -11,7 +11,9 @@
 #include "migrate.h"
 #include "ops.h"
 #include "outbox.h"
+#include "recent_writers.h"
 #include "redis_link.h"
+#include "replica.h"
 #include "statsd.h"
 #include "store.h"
 #include "token_cache.h"
@@ -29,7 +31,8 @@ struct main_server {
     int listen_fd;             /* ours until http_start takes it; -1 after */
     bool listen_ipv6;
     char where[300];           /* the address as a person writes it */
-    struct db_pool *pool, *expiry_pool;
+    struct db_pool *pool, *expiry_pool, *read_pool;
+    struct replica_monitor *replica;
     struct store st, expiry_st;
     char notify_url[512];
     struct outbox_settings outbox_settings;
@@ -51,6 +54,7 @@ static bool main_schema_ready(const struct config *cfg, bool *reachable);
 static bool main_listen(const struct config *cfg, struct main_server *s);
 static bool main_open_stores(const struct config *cfg, struct main_server *s, bool reachable);
 static bool main_open_links(const struct config *cfg, size_t pool_size, struct app_links *links);
+static bool main_open_replica(const struct config *cfg, size_t pool_size, struct main_server *s);
 static bool main_start_outbox(const struct config *cfg, struct main_server *s);
 static bool main_start_serving(const struct config *cfg, struct main_server *s);
 static void main_shutdown(struct main_server *s);
@@ -208,9 +212,36 @@ static bool main_open_stores(const struct config *cfg, struct main_server *s, bo
     s->tokens = token_cache_new((size_t)cfg->token_cache_size);
     s->sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
                         cfg->statsd_sample_percent);
-    if (!main_open_links(cfg, pool_size, &s->links))
+    if (!main_open_links(cfg, pool_size, &s->links) || !main_open_replica(cfg, pool_size, s))
         return false;
     app_init(&s->app, cfg, &s->st, s->tokens, s->sd, s->links);
+    return true;
+}
+
+/* The read replica, when DATABASE_READ_URL is set: its pool (opened on
+ * first use), the monitor that says when it may serve, and the marks of
+ * who wrote lately (their reads stay on the primary). */
+static bool main_open_replica(const struct config *cfg, size_t pool_size, struct main_server *s)
+{
+    if (!*cfg->database_read_url)
+        return true;
+    struct db_settings rs = main_db_settings(cfg, pool_size, false);
+    rs.url = cfg->database_read_url;
+    s->read_pool = db_pool_new(&rs);
+    struct db_settings ms = main_db_settings(cfg, 1, false);
+    ms.url = cfg->database_read_url;
+    ms.transaction_pooling = true;   /* the monitor sets nothing for its session */
+    s->replica = replica_monitor_start(&ms, cfg->read_max_lag_seconds * 1000);
+    s->links.writers = recent_writers_new(65536);
+    /* The bound, plus the monitor's period and a margin: by then a replica
+     * that was within the bound has replayed the write. */
+    s->links.read_fresh_ms = cfg->read_max_lag_seconds * 1000 + 2000;
+    if (!s->read_pool || !s->replica || !s->links.writers)
+        return false;
+    s->st.read_pool = s->read_pool;
+    s->st.replica = s->replica;
+    log_info("reads may go to the replica at DATABASE_READ_URL (skipped past %ld s of lag)",
+             cfg->read_max_lag_seconds);
     return true;
 }
 
@@ -308,6 +339,7 @@ static void main_shutdown(struct main_server *s)
     }
     db_pool_abort(s->pool);
     db_pool_abort(s->expiry_pool);
+    db_pool_abort(s->read_pool);
     http_stop(s->http);
     outbox_stop(s->ob);
     expiry_stop(s->job);
@@ -317,6 +349,9 @@ static void main_shutdown(struct main_server *s)
     token_cache_free(s->tokens);
     redis_link_free(s->links.authdb);
     redis_link_free(s->links.usermeta);
+    replica_monitor_stop(s->replica);
+    db_pool_free(s->read_pool);
+    recent_writers_free(s->links.writers);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
 }

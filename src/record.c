@@ -35,6 +35,11 @@ struct record_cursor {
 
 static enum store_result record_from_db(enum db_status s);
 static struct json_object *record_text_or_null(PGresult *res, int row, int col);
+static enum store_result record_history_on(struct store *st, struct db_pool *pool,
+                                           const char *room_id, const char *token,
+                                           long long before, long limit, char **caller,
+                                           struct json_object **users, struct json_object **page,
+                                           const char *req_id);
 static struct json_object *record_history_message(PGresult *res, int row);
 static struct json_object *record_message(PGresult *res, int row);
 static struct json_object *record_page(struct json_object *items, const char *key,
@@ -127,10 +132,27 @@ static struct json_object *record_page(struct json_object *items, const char *ke
 }
 
 enum store_result record_history(struct store *st, const char *room_id, const char *token,
-                                 long long before, long limit, char **caller,
+                                 bool fresh, long long before, long limit, char **caller,
                                  struct json_object **users, struct json_object **page,
                                  const char *req_id)
 {
+    struct db_pool *pool = store_read_pool(st, fresh);
+    enum store_result r = record_history_on(st, pool, room_id, token, before, limit, caller,
+                                            users, page, req_id);
+    if (r != STORE_OK && pool != st->pool)
+        r = record_history_on(st, st->pool, room_id, token, before, limit, caller, users, page,
+                              req_id);
+    return r;
+}
+
+/* record_history on POOL. */
+static enum store_result record_history_on(struct store *st, struct db_pool *pool,
+                                           const char *room_id, const char *token,
+                                           long long before, long limit, char **caller,
+                                           struct json_object **users, struct json_object **page,
+                                           const char *req_id)
+{
+    (void)st;
     *caller = NULL;
     *users = *page = NULL;
     char digest[DIGEST_PARAM_SIZE], before_text[24], limit_text[24];
@@ -139,7 +161,7 @@ enum store_result record_history(struct store *st, const char *room_id, const ch
     snprintf(before_text, sizeof before_text, "%lld", before);
     snprintf(limit_text, sizeof limit_text, "%ld", limit);
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool,
+    enum db_status s = db_exec(pool,
                                DB_CALL(SQL_HISTORY, room_id, token ? digest : NULL,
                                        before > 0 ? before_text : NULL, limit_text),
                                true, &res, req_id);

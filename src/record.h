@@ -31,6 +31,7 @@ struct record_filter {
  * "message"}], "next": "<id>" or null}; the caller puts both. */
 __attribute__((warn_unused_result))
 enum store_result record_history(struct store *st, const char *room_id, const char *token,
+                                 bool fresh,
                                  long long before, long limit, char **caller,
                                  struct json_object **users, struct json_object **page,
                                  const char *req_id);

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "message.h"
 #include "migrate.h"
+#include "replica.h"
 #include "room.h"
 
 #include <json-c/json.h>
@@ -84,6 +85,10 @@ static enum store_result store_from_status(const char *status)
             return map[i].result;
     return STORE_ERROR;
 }
+
+static enum store_result store_get_room_on(struct store *st, struct db_pool *pool,
+                                           const char *room_id, const char *token, char **caller,
+                                           struct json_object **room, const char *req_id);
 
 enum store_result store_lookup_token(struct store *st, const char *token, char **username,
                                      const char *req_id)
@@ -185,8 +190,26 @@ static struct json_object *store_room_json(const char *id, PGresult *res)
     return room;
 }
 
+struct db_pool *store_read_pool(struct store *st, bool fresh)
+{
+    return st->read_pool && !fresh && replica_usable(st->replica) ? st->read_pool : st->pool;
+}
+
 enum store_result store_get_room(struct store *st, const char *room_id, const char *token,
-                                 char **caller, struct json_object **room, const char *req_id)
+                                 bool fresh, char **caller, struct json_object **room,
+                                 const char *req_id)
+{
+    struct db_pool *pool = store_read_pool(st, fresh);
+    enum store_result r = store_get_room_on(st, pool, room_id, token, caller, room, req_id);
+    if (r != STORE_OK && pool != st->pool)
+        r = store_get_room_on(st, st->pool, room_id, token, caller, room, req_id);
+    return r;
+}
+
+/* store_get_room on POOL. */
+static enum store_result store_get_room_on(struct store *st, struct db_pool *pool,
+                                           const char *room_id, const char *token, char **caller,
+                                           struct json_object **room, const char *req_id)
 {
     *room = NULL;
     if (caller)
@@ -196,8 +219,7 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
     if (token && !digest_token_param(token, digest))
         return STORE_ERROR;
     PGresult *res = NULL;
-    enum db_status s = db_exec(st->pool,
-                               DB_CALL(SQL_GET_ROOM, room_id, limit, token ? digest : NULL),
+    enum db_status s = db_exec(pool, DB_CALL(SQL_GET_ROOM, room_id, limit, token ? digest : NULL),
                                true, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
@@ -245,7 +267,7 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
     if (out != STORE_OK)
         return out;
     if (!created)
-        return store_get_room(st, spec->id, NULL, NULL, room, req_id);
+        return store_get_room_on(st, st->pool, spec->id, NULL, NULL, room, req_id);
     /* A new room: the body says everything, no need to read it back. */
     struct json_object *j = json_object_new_object();
     struct json_object *names = json_object_new_array();

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 struct db_pool;
+struct replica_monitor;
 
 struct json_object;
 struct room_spec;
@@ -22,6 +23,8 @@ typedef void store_queued_fn(void *cls, const char *id, const char *to_user, con
 
 struct store {
     struct db_pool *pool;      /* borrowed */
+    struct db_pool *read_pool; /* borrowed; NULL: no read replica */
+    struct replica_monitor *replica; /* says when read_pool may serve */
     long max_messages;
     long room_ttl_seconds;
     bool notify;               /* queue notifications in the outbox */
@@ -65,14 +68,22 @@ __attribute__((warn_unused_result))
 enum store_result store_is_banned(struct store *st, const char *username, const char *policies,
                                   const char *req_id);
 
+/* Where a read goes: the read replica's pool when there is one, it is
+ * usable (up, within its lag bound: replica.h), and the reader did not
+ * write lately (FRESH false); else the primary's. */
+struct db_pool *store_read_pool(struct store *st, bool fresh);
+
 /* The live room ROOM_ID as the API's JSON {id, type, users, messages}
  * (caller puts *ROOM), or STORE_NOT_FOUND. TOKEN, when not NULL, is a table
  * token looked up in the same statement: its user in *CALLER (caller frees),
  * or STORE_BAD_TOKEN (and the room is not read) when unknown or expired.
- * CALLER may be NULL when TOKEN is. */
+ * CALLER may be NULL when TOKEN is. Read where store_read_pool(FRESH)
+ * says; an answer other than STORE_OK from a replica (a token or room it
+ * has not replayed yet, a replica gone) is asked again of the primary. */
 __attribute__((warn_unused_result))
 enum store_result store_get_room(struct store *st, const char *room_id, const char *token,
-                                 char **caller, struct json_object **room, const char *req_id);
+                                 bool fresh, char **caller, struct json_object **room,
+                                 const char *req_id);
 
 /* Creates SPEC's room or refreshes the live one; CALLER (NULL for the API
  * secret) is checked for a ban first (STORE_BANNED). STORE_CONFLICT, with

@@ -7,8 +7,8 @@
  * Groups: config routes identity framing auth messages trim policies policies_redis expiry
  *         record badinput notify notify_redis redis import pooling pgbouncer_session
  *         pgbouncer_transaction logs ops shutdown faults migrations
- *         pgaudit outage; and, only when named (make test-infra), cron and
- *         failover (test_infra.c), failover last. The _redis groups are the same tests with the policies in the
+ *         pgaudit outage; and, only when named (make test-infra), cron,
+ *         replicas and failover (test_infra.c), failover last. The _redis groups are the same tests with the policies in the
  *         suite's Redis (the original's usermeta link) instead of the usermeta table. The pattern uses cmocka's wildcards (* and ?).
  * Server logs go to a fresh /tmp/ganomede-chat-it.* folder, removed after a
  * clean run unless IT_KEEP_LOGS is set.
@@ -106,6 +106,7 @@ static const struct {
     { "pgaudit", run_pgaudit_tests, false },
     { "outage", run_outage_tests, false },
     { "cron", run_cron_tests, true },
+    { "replicas", run_replicas_tests, true },
     { "failover", run_failover_tests, true },
 };
 

@@ -122,6 +122,76 @@ static void test_pg_cron_runs_the_documented_expiry(void **state)
     assert_true(db_room_exists("t/alice/carol"));
 }
 
+/* ---- replicas --------------------------------------------------------- */
+
+/* Messages GET room answers ROOM with, as TOKEN. */
+static size_t room_messages(const char *token)
+{
+    resp_t *r = http_get(PFX "/auth/%s/rooms/%s", token, enc(ROOM));
+    assert_status(r, 200);
+    size_t n = json_object_array_length(json_object_object_get(resp_json(r), "messages"));
+    resp_free(r);
+    return n;
+}
+
+static void post_as(const char *token, int i)
+{
+    char body[96];
+    snprintf(body, sizeof body, "{\"timestamp\":%d,\"type\":\"text\",\"message\":\"r%d\"}", i,
+             i);
+    api_post_msg(token, ROOM, body);
+}
+
+/* A streaming standby that replays 3 s late serves the reads of those who
+ * did not write; a writer reads its own message at once; past the lag
+ * bound, or down, the replica is skipped. */
+static void test_reads_go_to_a_replica_and_writers_see_their_writes(void **state)
+{
+    (void)state;
+    server_t *primary_only = scoped_server(NULL);
+    h_srv = primary_only;
+    api_create_room(ROOM_BODY);
+    char *standby = new_standby("3s");
+    char *url = cluster_url(standby);
+    char read_url[300];
+    snprintf(read_url, sizeof read_url, "DATABASE_READ_URL=%s", url);
+    server_t *s = scoped_server(OVERRIDES(read_url, "READ_MAX_LAG_SECONDS=10"));
+    h_srv = s;
+    assert_true(h_log_contains(s, "read replica usable"));
+    usleep(3500 * 1000);   /* the room has been replayed */
+
+    /* Alice's own writes: at once, every time. */
+    for (int i = 1; i <= 10; i++) {
+        post_as(TOK_ALICE, i);
+        assert_int_equal(room_messages(TOK_ALICE), (size_t)i);
+    }
+    /* Bob wrote nothing: his read went to the replica, 3 s behind. */
+    size_t bob_now = room_messages(TOK_BOB);
+    usleep(3500 * 1000);
+    size_t bob_later = room_messages(TOK_BOB);
+    print_message("bob read %zu of 10 at once (replica), %zu after 3.5 s\n", bob_now, bob_later);
+    assert_true(bob_now < 10);
+    assert_int_equal(bob_later, 10);
+
+    /* A bound below the replica's delay: skipped, bob reads the primary. */
+    server_t *strict = scoped_server(OVERRIDES(read_url, "READ_MAX_LAG_SECONDS=1"));
+    h_srv = strict;
+    post_as(TOK_ALICE, 11);
+    double until = now_s() + 5;
+    while (now_s() < until && !h_log_contains(strict, "ms behind (bound 1000 ms)"))
+        usleep(200 * 1000);
+    assert_int_equal(room_messages(TOK_BOB), 11);
+
+    /* The replica stops: reads go on, from the primary. */
+    h_srv = s;
+    PG_SCRIPT("stop", standby);
+    assert_int_equal(room_messages(TOK_BOB), 11);
+    assert_true(h_log_contains(s, "read replica does not answer"));
+    PG_SCRIPT("destroy", standby);
+    free(standby);
+    free(url);
+}
+
 /* ---- failover --------------------------------------------------------- */
 
 struct poster {
@@ -241,6 +311,14 @@ int run_cron_tests(void)
     };
     return cmocka_run_group_tests_name("cron", tests, group_setup_default,
                                        group_teardown_server);
+}
+
+int run_replicas_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_reads_go_to_a_replica_and_writers_see_their_writes),
+    };
+    return cmocka_run_group_tests_name("replicas", tests, NULL, NULL);
 }
 
 int run_failover_tests(void)

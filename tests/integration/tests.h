@@ -28,6 +28,7 @@ int run_migrations_tests(void);
 int run_pgaudit_tests(void);
 int run_outage_tests(void);
 int run_cron_tests(void);
+int run_replicas_tests(void);
 int run_failover_tests(void);
 
 #endif
