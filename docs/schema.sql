@@ -357,6 +357,52 @@ END;
 $$;
 
 --
+-- Name: chat_idempotency_claim(text, text, text, bytea, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_idempotency_claim(p_caller text, p_room_id text, p_key text, p_sha256 bytea, p_ttl_seconds integer) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_sha256 bytea;
+BEGIN
+    INSERT INTO idempotency_keys AS k (caller, room_id, key, request_sha256, expires_at)
+         VALUES (p_caller, p_room_id, p_key, p_sha256,
+                 now() + make_interval(secs => p_ttl_seconds))
+    ON CONFLICT (caller, room_id, key) DO UPDATE
+           SET request_sha256 = EXCLUDED.request_sha256, created_at = now(),
+               expires_at = EXCLUDED.expires_at
+         WHERE k.expires_at <= now()
+    RETURNING NULL INTO v_sha256;
+    IF FOUND THEN
+        RETURN 'new';
+    END IF;
+    SELECT k.request_sha256 INTO v_sha256
+      FROM idempotency_keys k
+     WHERE k.caller = p_caller AND k.room_id = p_room_id AND k.key = p_key;
+    RETURN CASE WHEN v_sha256 = p_sha256 THEN 'duplicate' ELSE 'mismatch' END;
+END;
+$$;
+
+--
+-- Name: chat_idempotency_expire(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_idempotency_expire(p_batch integer) RETURNS integer
+    LANGUAGE sql
+    AS $$
+    WITH gone AS (
+        DELETE FROM idempotency_keys k
+         WHERE (k.caller, k.room_id, k.key) IN (
+                   SELECT caller, room_id, key FROM idempotency_keys
+                    WHERE expires_at <= now()
+                    ORDER BY expires_at
+                    LIMIT p_batch)
+        RETURNING 1)
+    SELECT count(*)::integer FROM gone;
+$$;
+
+--
 -- Name: chat_is_banned(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -484,6 +530,51 @@ BEGIN
         status := 'valid';
     END IF;
     RETURN NEXT;
+END;
+$$;
+
+--
+-- Name: chat_post_message_once(text, bytea, integer, text, text, boolean, boolean, text, boolean, text, text, text, integer, integer, text, text, integer, bytea, boolean, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_post_message_once(p_key text, p_sha256 bytea, p_key_ttl_seconds integer, p_room_id text, p_sender text, p_is_secret boolean, p_store boolean, p_ts text, p_ts_is_string boolean, p_type text, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_push text, p_lease_ms integer, p_token_sha256 bytea, p_archive boolean, p_request_id text, p_policies jsonb) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_claim text;
+    v_row record;
+    v_kept boolean := false;
+BEGIN
+    IF p_key IS NOT NULL AND p_store THEN
+        v_claim := chat_idempotency_claim(p_sender, p_room_id, p_key, p_sha256,
+                                          p_key_ttl_seconds);
+        IF v_claim <> 'new' THEN
+            status := CASE WHEN v_claim = 'duplicate' THEN 'duplicate' ELSE 'key_mismatch' END;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+    END IF;
+    FOR v_row IN
+        SELECT * FROM chat_post_message(p_room_id, p_sender, p_is_secret, p_store, p_ts,
+                                        p_ts_is_string, p_type, p_message, p_json,
+                                        p_max_messages, p_ttl_seconds, p_notify_data, p_push,
+                                        p_lease_ms, p_token_sha256, p_archive, p_request_id,
+                                        p_policies)
+    LOOP
+        v_kept := v_kept OR v_row.status IN ('ok', 'muted');
+        status := v_row.status;
+        id := v_row.id;
+        to_user := v_row.to_user;
+        type := v_row.type;
+        data := v_row.data;
+        push := v_row.push;
+        RETURN NEXT;
+    END LOOP;
+    IF v_claim = 'new' AND NOT v_kept THEN
+        DELETE FROM idempotency_keys k
+         WHERE k.caller = p_sender AND k.room_id = p_room_id AND k.key = p_key;
+    END IF;
 END;
 $$;
 
@@ -835,6 +926,48 @@ END;
 $_$;
 
 --
+-- Name: chat_system_message_once(text, bytea, integer, text, text, text[], text, boolean, text, text, integer, integer, text, integer, boolean, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_system_message_once(p_key text, p_sha256 bytea, p_key_ttl_seconds integer, p_id text, p_type text, p_users text[], p_ts text, p_ts_is_string boolean, p_message text, p_json text, p_max_messages integer, p_ttl_seconds integer, p_notify_data text, p_lease_ms integer, p_archive boolean, p_request_id text, p_policies jsonb) RETURNS TABLE(status text, id bigint, to_user text, type text, data text, push text)
+    LANGUAGE plpgsql
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_claim text;
+    v_row record;
+    v_kept boolean := false;
+BEGIN
+    IF p_key IS NOT NULL THEN
+        v_claim := chat_idempotency_claim('$$', p_id, p_key, p_sha256, p_key_ttl_seconds);
+        IF v_claim <> 'new' THEN
+            status := CASE WHEN v_claim = 'duplicate' THEN 'duplicate' ELSE 'key_mismatch' END;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+    END IF;
+    FOR v_row IN
+        SELECT * FROM chat_system_message(p_id, p_type, p_users, p_ts, p_ts_is_string, p_message,
+                                          p_json, p_max_messages, p_ttl_seconds, p_notify_data,
+                                          p_lease_ms, p_archive, p_request_id, p_policies)
+    LOOP
+        v_kept := v_kept OR v_row.status = 'ok';
+        status := v_row.status;
+        id := v_row.id;
+        to_user := v_row.to_user;
+        type := v_row.type;
+        data := v_row.data;
+        push := v_row.push;
+        RETURN NEXT;
+    END LOOP;
+    IF v_claim = 'new' AND NOT v_kept THEN
+        DELETE FROM idempotency_keys k
+         WHERE k.caller = '$$' AND k.room_id = p_id AND k.key = p_key;
+    END IF;
+END;
+$_$;
+
+--
 -- Name: chat_token_digest(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -909,6 +1042,19 @@ CREATE TABLE public.auth_tokens (
     username text NOT NULL,
     expires_at timestamp with time zone,
     token_sha256 bytea GENERATED ALWAYS AS (public.chat_token_digest(token)) STORED
+);
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    caller text NOT NULL,
+    room_id text NOT NULL,
+    key text NOT NULL,
+    request_sha256 bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
 );
 
 --
@@ -1029,6 +1175,17 @@ CREATE SEQUENCE public.notification_outbox_id_seq
 ALTER SEQUENCE public.notification_outbox_id_seq OWNED BY public.notification_outbox.id;
 
 --
+-- Name: room_reads; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.room_reads (
+    room_id text NOT NULL,
+    username text NOT NULL,
+    last_read_id bigint NOT NULL,
+    read_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
 -- Name: room_users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1110,6 +1267,13 @@ ALTER TABLE ONLY public.auth_tokens
     ADD CONSTRAINT auth_tokens_pkey PRIMARY KEY (token);
 
 --
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (caller, room_id, key);
+
+--
 -- Name: legal_holds legal_holds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1152,6 +1316,13 @@ ALTER TABLE ONLY public.notification_outbox
     ADD CONSTRAINT notification_outbox_pkey PRIMARY KEY (id);
 
 --
+-- Name: room_reads room_reads_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_reads
+    ADD CONSTRAINT room_reads_pkey PRIMARY KEY (room_id, username);
+
+--
 -- Name: room_users room_users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1184,6 +1355,12 @@ ALTER TABLE ONLY public.usermeta
 --
 
 CREATE UNIQUE INDEX auth_tokens_token_sha256_key ON public.auth_tokens USING btree (token_sha256);
+
+--
+-- Name: idempotency_keys_expires_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idempotency_keys_expires_idx ON public.idempotency_keys USING btree (expires_at);
 
 --
 -- Name: legal_holds_active_idx; Type: INDEX; Schema: public; Owner: -
@@ -1232,6 +1409,12 @@ CREATE INDEX message_archive_held_sender_idx ON public.message_archive_held USIN
 --
 
 CREATE INDEX notification_outbox_due_idx ON public.notification_outbox USING btree (next_attempt_at) WHERE (failed_at IS NULL);
+
+--
+-- Name: room_users_username_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX room_users_username_idx ON public.room_users USING btree (username, room_id);
 
 --
 -- Name: rooms_expires_hour_idx; Type: INDEX; Schema: public; Owner: -
@@ -1299,6 +1482,13 @@ CREATE TRIGGER message_archive_no_truncate BEFORE TRUNCATE ON public.message_arc
 
 ALTER TABLE ONLY public.messages
     ADD CONSTRAINT messages_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+--
+-- Name: room_reads room_reads_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_reads
+    ADD CONSTRAINT room_reads_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
 
 --
 -- Name: room_users room_users_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

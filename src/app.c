@@ -3,6 +3,7 @@
 
 #include "body.h"
 #include "handlers.h"
+#include "inbox.h"
 #include "log.h"
 #include "moderation.h"
 #include "ops.h"
@@ -34,6 +35,8 @@ static app_handler *const APP_HANDLERS[ROUTE_LAST + 1] = {
     [ROUTE_HOLD_SET] = moderation_hold_set,
     [ROUTE_HOLD_LIFT] = moderation_hold_lift,
     [ROUTE_AUDIT] = moderation_audit,
+    [ROUTE_MY_ROOMS] = inbox_my_rooms,
+    [ROUTE_READ_MARKER] = inbox_mark_read,
 };
 
 void app_init(struct app *app, const struct config *cfg, struct store *store,
@@ -50,6 +53,7 @@ void app_init(struct app *app, const struct config *cfg, struct store *store,
     app->usermeta = links.usermeta;
     app->writers = links.writers;
     app->read_fresh_ms = links.read_fresh_ms;
+    app->limiter = links.limiter;
     app->limits.max_users = cfg->max_users_per_room;
     app->limits.max_type_bytes = cfg->max_room_type_bytes;
     app->limits.max_username_bytes = cfg->max_username_bytes;

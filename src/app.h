@@ -23,6 +23,7 @@ struct app_links {
     struct redis_link *usermeta;   /* policies (usermeta.c) */
     struct recent_writers *writers;
     long read_fresh_ms;
+    struct rate_limit *limiter;    /* RATE_LIMIT_POSTS_PER_MINUTE; NULL: off */
 };
 
 struct app {
@@ -32,6 +33,7 @@ struct app {
     struct caller_env callers;  /* how tokens are resolved (borrowed parts) */
     struct redis_link *usermeta; /* borrowed; NULL: policies from the table */
     struct recent_writers *writers; /* borrowed; NULL: no read replica */
+    struct rate_limit *limiter; /* borrowed; NULL: posts are not limited */
     long read_fresh_ms;         /* a user who wrote this recently reads from the primary */
     struct room_limits limits;
     char start_date[40];        /* ISO-8601, for /about */

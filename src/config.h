@@ -59,6 +59,9 @@ struct config {
     const char *redis_usermeta_addr; /* "" : policies from usermeta */
     long redis_usermeta_port;
     long redis_timeout_ms;
+    long idempotency_ttl_seconds;
+    long rate_limit_posts_per_minute; /* 0: no limit */
+    long rate_limit_burst;
     const char *node_env;
     const char *log_level;
 };

@@ -19,13 +19,17 @@ static void digest_fetch(void)
 
 bool digest_token_param(const char *token, char out[DIGEST_PARAM_SIZE])
 {
+    return digest_bytes_param(token, strlen(token), out);
+}
+
+bool digest_bytes_param(const void *data, size_t size, char out[DIGEST_PARAM_SIZE])
+{
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     out[0] = '\0';
     pthread_once(&digest_once, digest_fetch);
-    if (!digest_sha256 ||
-        !EVP_Digest(token, strlen(token), md, &len, digest_sha256, NULL) || len != 32)
+    if (!digest_sha256 || !EVP_Digest(data, size, md, &len, digest_sha256, NULL) || len != 32)
         return false;
     out[0] = '\\';
     out[1] = 'x';

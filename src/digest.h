@@ -8,6 +8,7 @@
 #define GANOMEDE_DIGEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* "\x" and 64 lower-case hex digits, and the NUL. */
 #define DIGEST_PARAM_SIZE 67
@@ -16,5 +17,10 @@
  * False (OUT then "") only when libcrypto fails (out of memory). */
 __attribute__((warn_unused_result))
 bool digest_token_param(const char *token, char out[DIGEST_PARAM_SIZE]);
+
+/* The same for the LEN bytes of DATA (a request body, for its
+ * Idempotency-Key). */
+__attribute__((warn_unused_result))
+bool digest_bytes_param(const void *data, size_t len, char out[DIGEST_PARAM_SIZE]);
 
 #endif

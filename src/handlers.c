@@ -7,6 +7,7 @@
 #include "message.h"
 #include "reply.h"
 #include "room.h"
+#include "rate_limit.h"
 #include "recent_writers.h"
 #include "record.h"
 #include "store.h"
@@ -24,6 +25,10 @@
 /* One post, as caller_write runs it. */
 struct handlers_post {
     struct store *store;
+    struct rate_limit *limit;         /* NULL: no rate limit */
+    long retry_after_s;               /* set when the limit refused the post */
+    bool limit_taken;                 /* the post took its token already (a retry) */
+    const struct store_idempotency *idem;
     struct recent_writers *writers;   /* NULL: no replica */
     struct redis_link *usermeta;      /* NULL: policies from the table */
     const char *room_id;
@@ -40,6 +45,24 @@ static bool handlers_member_read(struct app *app, struct caller *who, const char
                                  struct http_response *resp);
 static enum store_result handlers_post(void *cls, const struct caller *who);
 static bool handlers_fresh(struct app *app, const struct caller *who);
+static bool handlers_idempotency_key(const struct http_request *req, struct http_response *resp);
+
+/* An Idempotency-Key, when sent, is 1 to 255 visible ASCII characters (the
+ * IETF draft's key is an opaque string; a UUID is typical). */
+static bool handlers_idempotency_key(const struct http_request *req, struct http_response *resp)
+{
+    const char *k = req->idempotency_key;
+    if (!k)
+        return true;
+    size_t len = strlen(k);
+    bool ok = len >= 1 && len <= 255;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = k[i] > 0x20 && k[i] < 0x7F;
+    if (!ok)
+        http_response_error(resp, 400, "BadRequest",
+                            "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    return ok;
+}
 
 /* Whether WHO wrote through this server lately, so that a read must not go
  * to a replica that may not have replayed it (read-your-writes). A table
@@ -197,14 +220,21 @@ out:
 
 static enum store_result handlers_post(void *cls, const struct caller *who)
 {
-    const struct handlers_post *p = cls;
+    struct handlers_post *p = cls;
+    /* The API secret is never limited; a post counts once, also when the
+     * token cache's guess makes it run twice. */
+    if (p->msg && who->kind != AUTH_SECRET && !p->limit_taken) {
+        p->limit_taken = true;
+        if (!rate_limit_take(p->limit, who->username, &p->retry_after_s))
+            return STORE_RATE_LIMITED;
+    }
     char *policies = NULL;
     if (!usermeta_fetch_room(p->usermeta, p->room_id, who->username, &policies, p->req_id))
         return STORE_POLICIES_DOWN;
     enum store_result r = store_post_message(p->store, p->room_id, who->username,
                                              who->guessed ? who->token : NULL,
                                              who->kind == AUTH_SECRET, p->msg, p->push,
-                                             policies, p->req_id);
+                                             policies, p->idem, p->req_id);
     free(policies);
     if (r == STORE_OK)
         recent_writers_mark(p->writers, who->username);
@@ -223,11 +253,14 @@ void handlers_post_message(struct app *app, const struct http_request *req,
     struct caller who = { 0 };
     struct message_spec msg;
     char bad[32] = "";
-    if (!app_parse_body(app, req, &body, resp))
+    if (!app_parse_body(app, req, &body, resp) || !handlers_idempotency_key(req, resp))
         goto out;
     bool valid = message_spec_parse(body, NULL, app->cfg->max_message_bytes, &msg, bad,
                                     sizeof bad);
+    struct store_idempotency idem = { req->idempotency_key, req->body, req->body_len };
     struct handlers_post post = { .store = app->store,
+                                  .limit = app->limiter,
+                                  .idem = &idem,
                                   .usermeta = app->usermeta,
                                   .writers = app->writers,
                                   .room_id = m->room_id ? m->room_id : "",
@@ -241,10 +274,12 @@ void handlers_post_message(struct app *app, const struct http_request *req,
         goto out;
     if (r == STORE_VALID)
         http_response_error(resp, 400, "BadRequest", bad);
-    else if (r == STORE_OK || r == STORE_MUTED)
+    else if (r == STORE_OK || r == STORE_MUTED || r == STORE_DUPLICATE)
         resp->status = 200;
     else
         reply_store_failure(resp, r);
+    if (r == STORE_RATE_LIMITED)
+        resp->retry_after_seconds = post.retry_after_s;
 out:
     caller_free(&who);
     json_object_put(body);
@@ -289,7 +324,7 @@ void handlers_system_message(struct app *app, const struct http_request *req,
     struct room_spec spec = { 0 };
     struct message_spec msg;
     char err[160];
-    if (!app_parse_body(app, req, &body, resp) ||
+    if (!app_parse_body(app, req, &body, resp) || !handlers_idempotency_key(req, resp) ||
         !caller_resolve(&app->callers, m->token, &who, resp, req->req_id))
         goto out;
     if (who.kind != AUTH_SECRET) {
@@ -305,11 +340,14 @@ void handlers_system_message(struct app *app, const struct http_request *req,
     enum store_result r = STORE_POLICIES_DOWN;
     if (usermeta_fetch(app->usermeta, spec.users, spec.nusers, &policies,
                        req->req_id))
-        r = store_system_message(app->store, &spec, &msg, policies, req->req_id);
+    {
+        struct store_idempotency idem = { req->idempotency_key, req->body, req->body_len };
+        r = store_system_message(app->store, &spec, &msg, policies, &idem, req->req_id);
+    }
     free(policies);
     if (r == STORE_OK)
         recent_writers_mark(app->writers, who.username);
-    if (r == STORE_OK)
+    if (r == STORE_OK || r == STORE_DUPLICATE)
         resp->status = 200;
     else
         reply_store_failure(resp, r);

@@ -441,6 +441,11 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
         }
         if (resp->close)
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        if (resp->retry_after_seconds > 0) {
+            char seconds[24];
+            snprintf(seconds, sizeof seconds, "%ld", resp->retry_after_seconds);
+            MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+        }
         ok = MHD_queue_response(conn, resp->status, r);
         MHD_destroy_response(r);
     }
@@ -546,6 +551,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         .body = ctx->body.data ? ctx->body.data : "",
         .body_len = ctx->body.len,
         .req_id = ctx->req_id,
+        .idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key"),
         .conn = conn,
     };
     struct http_response resp = { .status = 500 };

@@ -24,6 +24,7 @@ struct http_request {
     const char *body;          /* NUL-terminated; "" when none */
     size_t body_len;
     const char *req_id;
+    const char *idempotency_key; /* the Idempotency-Key header; NULL when absent */
     void *conn;                /* libmicrohttpd's connection: for http_query */
 };
 
@@ -45,6 +46,7 @@ struct http_response {
                                   -1 when answered before the handler (413) */
     char *log_path;            /* owned: the path with tokens redacted */
     bool close;                /* close the connection once this is sent */
+    long retry_after_seconds;  /* > 0: a Retry-After header (429) */
     /* A body streamed piece by piece (exports), when json and text are
      * NULL: STREAM reads it from STREAM_CLS, which STREAM_FREE releases once
      * the answer is done (or not sent). Sent chunked, never gzipped. */

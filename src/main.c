@@ -11,6 +11,7 @@
 #include "migrate.h"
 #include "ops.h"
 #include "outbox.h"
+#include "rate_limit.h"
 #include "recent_writers.h"
 #include "redis_link.h"
 #include "replica.h"
@@ -105,6 +106,7 @@ static struct store main_store(const struct config *cfg, struct db_pool *pool)
         .archive_partition_seconds = cfg->archive_partition_seconds,
         .archive_retention_days = cfg->archive_retention_days,
         .archive_clock_offset_seconds = cfg->archive_clock_offset_seconds,
+        .idempotency_ttl_seconds = cfg->idempotency_ttl_seconds,
     };
     return st;
 }
@@ -213,6 +215,10 @@ static bool main_open_stores(const struct config *cfg, struct main_server *s, bo
     s->sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
                         cfg->statsd_sample_percent);
     if (!main_open_links(cfg, pool_size, &s->links) || !main_open_replica(cfg, pool_size, s))
+        return false;
+    s->links.limiter = rate_limit_new(cfg->rate_limit_posts_per_minute, cfg->rate_limit_burst,
+                                      65536);
+    if (cfg->rate_limit_posts_per_minute && !s->links.limiter)
         return false;
     app_init(&s->app, cfg, &s->st, s->tokens, s->sd, s->links);
     return true;
@@ -352,6 +358,7 @@ static void main_shutdown(struct main_server *s)
     replica_monitor_stop(s->replica);
     db_pool_free(s->read_pool);
     recent_writers_free(s->links.writers);
+    rate_limit_free(s->links.limiter);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
 }

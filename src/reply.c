@@ -36,9 +36,19 @@ void reply_store_failure(struct http_response *resp, enum store_result r)
     case STORE_POLICIES_DOWN:
         reply_link_down(resp, "usermeta");
         return;
+    case STORE_KEY_MISMATCH:
+        http_response_error(resp, 422, "UnprocessableEntity",
+                            "this Idempotency-Key was used with another request body: use a "
+                            "new key for a new request");
+        return;
+    case STORE_RATE_LIMITED:
+        http_response_error(resp, 429, "TooManyRequests",
+                            "too many messages: wait for Retry-After seconds");
+        return;
     case STORE_OK:
     case STORE_VALID:
     case STORE_MUTED:
+    case STORE_DUPLICATE:
     case STORE_ERROR:
         break;
     }

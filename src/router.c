@@ -20,6 +20,8 @@ static const struct route_def ROUTER_TABLE[] = {
     { ROUTE_HEALTH, "health", "health", ROUTER_GET | ROUTER_HEAD },
     { ROUTE_PING, "ping", "ping/:token", ROUTER_GET | ROUTER_HEAD },
     { ROUTE_CREATE_ROOM, "create_room", "auth/:authToken/rooms", ROUTER_POST },
+    { ROUTE_MY_ROOMS, "my_rooms", "auth/:authToken/rooms", ROUTER_GET },
+    { ROUTE_READ_MARKER, "read_marker", "auth/:authToken/rooms/:roomId/read", ROUTER_POST },
     { ROUTE_SYSTEM_MESSAGE, "system_message", "auth/:authToken/system-messages", ROUTER_POST },
     { ROUTE_GET_ROOM, "get_room", "auth/:authToken/rooms/:roomId", ROUTER_GET },
     { ROUTE_POST_MESSAGE, "post_message", "auth/:authToken/rooms/:roomId/messages",

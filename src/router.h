@@ -25,7 +25,9 @@ enum route {
     ROUTE_HOLD_SET,
     ROUTE_HOLD_LIFT,
     ROUTE_AUDIT,
-    ROUTE_LAST = ROUTE_AUDIT,
+    ROUTE_MY_ROOMS,        /* the caller's rooms, with unread counts */
+    ROUTE_READ_MARKER,
+    ROUTE_LAST = ROUTE_READ_MARKER,
 };
 
 /* One row of the route table: everything about a route but its handler

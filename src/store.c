@@ -78,7 +78,8 @@ static enum store_result store_from_status(const char *status)
         { "not_found", STORE_NOT_FOUND }, { "not_member", STORE_NOT_MEMBER },
         { "banned", STORE_BANNED },   { "chat_disabled", STORE_CHAT_DISABLED },
         { "muted", STORE_MUTED },     { "bad_token", STORE_BAD_TOKEN },
-        { "conflict", STORE_CONFLICT },
+        { "conflict", STORE_CONFLICT }, { "duplicate", STORE_DUPLICATE },
+        { "key_mismatch", STORE_KEY_MISMATCH }, { "no_message", STORE_NOT_FOUND },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(status, map[i].text) == 0)
@@ -331,9 +332,15 @@ static enum store_result store_posted(struct store *st, enum sql_statement id,
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
                                      const char *token, bool is_secret,
                                      const struct message_spec *msg, struct json_object *push,
-                                     const char *policies, const char *req_id)
+                                     const char *policies, const struct store_idempotency *idem,
+                                     const char *req_id)
 {
-    char max[24], ttl[24], lease[24], digest[DIGEST_PARAM_SIZE];
+    char max[24], ttl[24], lease[24], digest[DIGEST_PARAM_SIZE], key_ttl[24];
+    char body_sha[DIGEST_PARAM_SIZE];
+    const char *key = idem ? idem->key : NULL;
+    snprintf(key_ttl, sizeof key_ttl, "%ld", st->idempotency_ttl_seconds);
+    if (key && !digest_bytes_param(idem->body, idem->body_len, body_sha))
+        return STORE_ERROR;
     snprintf(max, sizeof max, "%ld", st->max_messages);
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
     snprintf(lease, sizeof lease, "%ld", st->lease_ms);
@@ -359,7 +366,7 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
                 msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
                 msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data,
                 push_text, lease, token ? digest : NULL, st->archive ? "t" : "f", req_id,
-                policies),
+                policies, key, key ? body_sha : NULL, key_ttl),
         false, &res, req_id);
     free(json);
     free(data);
@@ -368,9 +375,13 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
 
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
                                        const struct message_spec *msg, const char *policies,
-                                       const char *req_id)
+                                       const struct store_idempotency *idem, const char *req_id)
 {
-    char max[24], ttl[24], lease[24];
+    char max[24], ttl[24], lease[24], key_ttl[24], body_sha[DIGEST_PARAM_SIZE];
+    const char *key = idem ? idem->key : NULL;
+    snprintf(key_ttl, sizeof key_ttl, "%ld", st->idempotency_ttl_seconds);
+    if (key && !digest_bytes_param(idem->body, idem->body_len, body_sha))
+        return STORE_ERROR;
     snprintf(max, sizeof max, "%ld", st->max_messages);
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
     snprintf(lease, sizeof lease, "%ld", st->lease_ms);
@@ -386,7 +397,7 @@ enum store_result store_system_message(struct store *st, const struct room_spec 
         st->pool,
         DB_CALL(SQL_SYSTEM_MESSAGE, spec->id, spec->type, users, msg->ts,
                 msg->ts_is_string ? "t" : "f", msg->message, json, max, ttl, data, lease,
-                st->archive ? "t" : "f", req_id, policies),
+                st->archive ? "t" : "f", req_id, policies, key, key ? body_sha : NULL, key_ttl),
         false, &res, req_id);
     out = store_posted(st, SQL_SYSTEM_MESSAGE, s, res, req_id);
 out:
@@ -408,21 +419,36 @@ static enum store_result store_session_value(struct db_session *s, struct db_cal
 }
 
 /* Batches until one comes back short, on the session that holds the lock. */
-static enum store_result store_expire_batches(struct db_session *s, long batch, long *deleted,
-                                              const char *req_id)
+/* Runs CALL (a batch of at most BATCH deletions answering its count) on
+ * the session until a batch is not full; the counts added to *DELETED. */
+static enum store_result store_delete_in_batches(struct db_session *s, struct db_call call,
+                                                 long batch, long *deleted, const char *req_id)
 {
-    char size[24], count[24];
-    snprintf(size, sizeof size, "%ld", batch);
+    char count[24];
     long n = 0;
     do {
-        enum store_result r = store_session_value(s, DB_CALL(SQL_EXPIRE_BATCH, size), count,
-                                                  sizeof count, req_id);
+        enum store_result r = store_session_value(s, call, count, sizeof count, req_id);
         if (r != STORE_OK)
             return r;
         n = strtol(count, NULL, 10);
         *deleted += n;
     } while (n == batch);
     return STORE_OK;
+}
+
+/* Expired rooms, then idempotency keys past their life, in batches. */
+static enum store_result store_expire_batches(struct db_session *s, long batch, long *deleted,
+                                              const char *req_id)
+{
+    char size[24];
+    snprintf(size, sizeof size, "%ld", batch);
+    long keys = 0;
+    enum store_result r =
+        store_delete_in_batches(s, DB_CALL(SQL_EXPIRE_BATCH, size), batch, deleted, req_id);
+    if (r == STORE_OK)
+        r = store_delete_in_batches(s, DB_CALL(SQL_IDEMPOTENCY_EXPIRE, size), batch, &keys,
+                                    req_id);
+    return r;
 }
 
 /* The record's partitions and retention, on the session holding the lock. */

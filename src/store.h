@@ -5,6 +5,7 @@
 #define GANOMEDE_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct db_pool;
 struct replica_monitor;
@@ -33,6 +34,7 @@ struct store {
     long archive_retention_days;
     long archive_clock_offset_seconds;
     long lease_ms;             /* how long this server's new outbox rows are its own */
+    long idempotency_ttl_seconds; /* how long an Idempotency-Key is kept */
     store_queued_fn *queued;   /* gets each notification a post queued (the
                                   dispatcher's hand-over); may be NULL */
     void *queued_cls;
@@ -51,6 +53,9 @@ enum store_result {
     STORE_HELD,           /* a legal hold covers what was to be erased: 409 */
     STORE_UNAVAILABLE,    /* 503 */
     STORE_POLICIES_DOWN,  /* the usermeta Redis does not answer: 503 */
+    STORE_DUPLICATE,      /* an Idempotency-Key seen before: answered as then, nothing stored */
+    STORE_KEY_MISMATCH,   /* an Idempotency-Key seen before with another body: 422 */
+    STORE_RATE_LIMITED,   /* too many posts: 429 */
     STORE_ERROR,          /* 500 */
 };
 
@@ -95,6 +100,14 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
                                     const char *caller, const char *policies,
                                     struct json_object **room, const char *req_id);
 
+/* A write's Idempotency-Key (docs/api.md): KEY (NULL: none) and the
+ * request body it was sent with (compared by its SHA-256). */
+struct store_idempotency {
+    const char *key;
+    const char *body;
+    size_t body_len;
+};
+
 /* Posts MSG from SENDER ("$$" with IS_SECRET) to ROOM_ID after the sender
  * and room checks, and queues its notifications (with PUSH, the body's push
  * value, may be NULL) in the same transaction, each passed to st->queued.
@@ -107,14 +120,15 @@ __attribute__((warn_unused_result))
 enum store_result store_post_message(struct store *st, const char *room_id, const char *sender,
                                      const char *token, bool is_secret,
                                      const struct message_spec *msg, struct json_object *push,
-                                     const char *policies, const char *req_id);
+                                     const char *policies, const struct store_idempotency *idem,
+                                     const char *req_id);
 
 /* Creates SPEC's room when missing and appends MSG from "$$";
  * STORE_CONFLICT (nothing stored) as store_create_room. */
 __attribute__((warn_unused_result))
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,
                                        const struct message_spec *msg, const char *policies,
-                                       const char *req_id);
+                                       const struct store_idempotency *idem, const char *req_id);
 
 /* The newest migration applied, in *VERSION, and the one this binary needs,
  * in *REQUIRED (known without the database); *READ_ONLY when the server

@@ -1317,7 +1317,9 @@ void db_reset(void)
     db_exec("DO $$ BEGIN IF to_regclass('message_archive') IS NOT NULL THEN "
             "SET LOCAL session_replication_role = replica; "
             "TRUNCATE message_archive, message_archive_held, audit_log, legal_holds; "
-            "END IF; END $$", 0, NULL);
+            "END IF; "
+            "IF to_regclass('idempotency_keys') IS NOT NULL THEN "
+            "TRUNCATE idempotency_keys; END IF; END $$", 0, NULL);
     h_redis_flush();
 }
 

@@ -859,6 +859,75 @@ static void test_sigkill_after_accepting_loses_no_notification(void **state)
     assert_outbox_drains(3);
 }
 
+/* Sends a keyed post on a connection of its own without waiting for the
+ * answer (WHOLE false: all but its last body byte, so it cannot be
+ * served); returns the socket (the caller closes it). */
+static int send_keyed_post(int port, const char *path, const char *key, const char *body,
+                           bool whole)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Idempotency-Key: %s\r\nContent-Length: %zu\r\n\r\n%s",
+                     path, key, strlen(body), body);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    size_t len = whole ? (size_t)n : (size_t)n - 1;
+    assert_int_equal(write(fd, req, len), (ssize_t)len);
+    return fd;
+}
+
+/* A post cut by a SIGKILL (before its commit: two of them never arrive
+ * whole; after it: the kill comes 2 to 8 ms after the others), then
+ * retried with the same Idempotency-Key on another server: each message
+ * stored once, each notification sent once. */
+static void test_retry_with_the_same_key_after_sigkill_stores_and_notifies_once(void **state)
+{
+    (void)state;
+    const char *room = "n20/alice/bob";
+    int port;
+    int hold = hold_port(&port);
+    char path[256];
+    snprintf(path, sizeof path, PFX "/auth/" TOK_ALICE "/rooms/%s/messages", enc(room));
+    for (int i = 0; i < 5; i++) {
+        server_t *s = notify_server_with(port, OVERRIDES(FAST_OUTBOX));
+        h_srv = s;
+        if (i == 0)
+            api_create_room("{\"type\":\"n20\",\"users\":[\"alice\",\"bob\"]}");
+        char body[128], key[32];
+        snprintf(body, sizeof body, "{\"timestamp\":%d,\"type\":\"text\",\"message\":\"kill-%02d\"}",
+                 i, i);
+        snprintf(key, sizeof key, "retry-%d", i);
+        int fd = send_keyed_post(s->port, path, key, body, i >= 2);
+        usleep((useconds_t)(i * 2000));
+        kill_server(s);
+        close(fd);
+    }
+    long long committed = db_count_messages(room);
+    rcv = receiver_open(hold, 0, 0, 503, 0);
+    h_srv = notify_server_with(port, OVERRIDES(FAST_OUTBOX));
+    for (int i = 0; i < 5; i++) {
+        char body[128], key[32], header[64];
+        snprintf(body, sizeof body, "{\"timestamp\":%d,\"type\":\"text\",\"message\":\"kill-%02d\"}",
+                 i, i);
+        snprintf(key, sizeof key, "retry-%d", i);
+        snprintf(header, sizeof header, "Idempotency-Key: %s", key);
+        const char *const headers[] = { header, NULL };
+        req_t q = { .method = "POST", .path = path, .body = body, .headers = headers };
+        resp_t *r = http_do(&q);
+        assert_empty_ok(r);
+        resp_free(r);
+    }
+    print_message("%lld of 5 posts committed before their server was killed\n", committed);
+    assert_int_equal(db_count_messages(room), 5);
+    WAIT_FOR(room, "bob", "message", 5, 15);
+    usleep(1000 * 1000);
+    assert_each_once(room, "kill", 5);
+}
+
 static void test_retry_limit_keeps_failed_row_until_requeued(void **state)
 {
     (void)state;
@@ -1169,6 +1238,7 @@ int run_notify_tests(void)
         TN(test_receiver_down_then_up_gets_everything_once),
         TN(test_http_500_is_retried_until_delivered_once),
         TN(test_sigkill_after_accepting_loses_no_notification),
+        TN(test_retry_with_the_same_key_after_sigkill_stores_and_notifies_once),
         TN(test_retry_limit_keeps_failed_row_until_requeued),
         TN(test_two_servers_share_the_outbox_without_duplicates),
         TN(test_without_notifications_address_nothing_is_queued),

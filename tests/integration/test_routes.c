@@ -392,8 +392,9 @@ static void test_wrong_method_on_known_path_is_405(void **state)
         { "PUT", PFX "/auth/" IT_SECRET "/rooms/t%2Falice%2Fbob", "{}" },
         { "PATCH", PFX "/auth/" IT_SECRET "/rooms/t%2Falice%2Fbob", "{}" },
         { "POST", PFX "/auth/" IT_SECRET "/rooms/t%2Falice%2Fbob", "{}" },
-        { "GET", PFX "/auth/" IT_SECRET "/rooms", NULL },
+        /* GET on this path is "my rooms" (issue 15) */
         { "DELETE", PFX "/auth/" IT_SECRET "/rooms", NULL },
+        { "GET", PFX "/auth/" IT_SECRET "/rooms/t%2Falice%2Fbob/read", NULL },
         /* GET on this path is the history (issue 12); other methods are 405 */
         { "DELETE", PFX "/auth/" IT_SECRET "/rooms/t%2Falice%2Fbob/messages", NULL },
         { "PUT", PFX "/auth/" IT_SECRET "/rooms/t%2Falice%2Fbob/messages", "{}" },

@@ -29,6 +29,8 @@ static void test_routes_each_shape(void **state)
         { "POST", "/chat/v1/auth/t/rooms/r/messages", ROUTE_POST_MESSAGE },
         { "POST", "/chat/v1/auth/t/system-messages", ROUTE_SYSTEM_MESSAGE },
         { "GET", "/chat/v1/ping/x/", ROUTE_PING },
+        { "GET", "/chat/v1/auth/t/rooms", ROUTE_MY_ROOMS },
+        { "POST", "/chat/v1/auth/t/rooms/r/read", ROUTE_READ_MARKER },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct route_match m = match(cases[i].method, cases[i].path);
@@ -58,8 +60,11 @@ static void test_wrong_method_is_405(void **state)
     assert_int_equal(m.route, ROUTE_GET_ROOM);
     assert_false(m.method_allowed);
     router_match_free(&m);
-    m = match("GET", "/chat/v1/auth/t/rooms");
-    assert_int_equal(m.route, ROUTE_CREATE_ROOM);
+    m = match("DELETE", "/chat/v1/auth/t/rooms");
+    assert_false(m.method_allowed);
+    router_match_free(&m);
+    m = match("GET", "/chat/v1/auth/t/rooms/r/read");
+    assert_int_equal(m.route, ROUTE_READ_MARKER);
     assert_false(m.method_allowed);
     router_match_free(&m);
 }
