@@ -19,6 +19,8 @@
 //   CONTRACT_TABLE_TOKEN    a token of table auth_tokens, for user alice
 //   CONTRACT_DB_STOP, CONTRACT_DB_START  shell commands that stop and start
 //                           the server's PostgreSQL (for the 503 answers)
+//   CONTRACT_RATE_BURST     the server's RATE_LIMIT_BURST when its
+//                           RATE_LIMIT_POSTS_PER_MINUTE is set (for the 429)
 //
 // Output: one line per check, then "N passed, M failed"; exit 1 on any failure.
 
@@ -44,6 +46,7 @@ const DISABLED = process.env.CONTRACT_DISABLED_USER || '';
 const TABLE_TOKEN = process.env.CONTRACT_TABLE_TOKEN || '';
 const DB_STOP = process.env.CONTRACT_DB_STOP || '';
 const DB_START = process.env.CONTRACT_DB_START || '';
+const RATE_BURST = Number(process.env.CONTRACT_RATE_BURST || 0);
 
 if (!SECRET) {
   console.error('contract: API_SECRET must be set to the server\'s secret');
@@ -418,6 +421,7 @@ const T_SEARCH = '/chat/v1/auth/{authToken}/archive/messages';
 const T_EXPORT = '/chat/v1/auth/{authToken}/archive/export';
 const T_AUDIT = '/chat/v1/auth/{authToken}/audit';
 const T_PING = '/chat/v1/ping/{token}';
+const T_READ = '/chat/v1/auth/{authToken}/rooms/{roomId}/read';
 const T_HEALTH = '/chat/v1/health';
 const T_METRICS = '/chat/v1/metrics';
 const BIG = 65537;   // one byte past the default MAX_BODY_BYTES
@@ -631,6 +635,107 @@ async function main() {
   await run({ method: 'GET', template: T_HIST, path: `${P}/auth/${S}/rooms/${encodeURIComponent(`${TYPE}/nobody`)}/messages`,
     status: 404, name: 'no such room', code: 'NotFound' });
 
+  // --- Idempotency-Key on posts
+  const KEY = { 'Idempotency-Key': `contract-${run_id}-1` };
+  const KEYED = { timestamp: 7, type: 'text', message: 'sent once' };
+  await run({ method: 'POST', template: T_MSGS, path: `${P}/auth/${ALICE}/rooms/${R}/messages`, status: 200,
+    name: 'with an Idempotency-Key', body: KEYED, headers: KEY, bodyValid: true });
+  await run({ method: 'POST', template: T_MSGS, path: `${P}/auth/${ALICE}/rooms/${R}/messages`, status: 200,
+    name: 'the same key again: the first answer', body: KEYED, headers: KEY, bodyValid: true });
+  await run({ method: 'GET', template: T_ROOM, path: `${P}/auth/${ALICE}/rooms/${R}`, status: 200,
+    name: 'a retried post is stored once',
+    check: (v) => (v.messages.filter((m) => m.message === 'sent once').length === 1 ? [] : ['stored twice']) });
+  await run({ method: 'POST', template: T_MSGS, path: `${P}/auth/${ALICE}/rooms/${R}/messages`, status: 422,
+    name: 'the same key, another body', body: { ...KEYED, message: 'other' }, headers: KEY, bodyValid: true,
+    code: 'UnprocessableEntity' });
+  await run({ method: 'POST', template: T_MSGS, path: `${P}/auth/${ALICE}/rooms/${R}/messages`, status: 400,
+    name: 'a key with a space', body: KEYED, headers: { 'Idempotency-Key': 'a b' }, code: 'BadRequest' });
+  const SYSKEY = { 'Idempotency-Key': `contract-${run_id}-sys` };
+  await run({ method: 'POST', template: T_SYS, path: `${P}/auth/${S}/system-messages`, status: 200,
+    name: 'with an Idempotency-Key', headers: SYSKEY, bodyValid: true,
+    body: { type: `${TYPE}-sys`, users: ['alice', 'bob'], timestamp: 2, message: 'ONCE' } });
+  await run({ method: 'POST', template: T_SYS, path: `${P}/auth/${S}/system-messages`, status: 422,
+    name: 'the same key, another body', headers: SYSKEY, bodyValid: true, code: 'UnprocessableEntity',
+    body: { type: `${TYPE}-sys`, users: ['alice', 'bob'], timestamp: 2, message: 'TWICE' } });
+
+  // --- my rooms and read markers
+  const T_MINE = T_ROOMS;
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${ALICE}/rooms`, status: 200,
+    name: 'my rooms', check: (v) => {
+      const mine = v.rooms.find((r) => r.id === ROOM);
+      return mine ? (mine.unread >= 1 && mine.lastMessage ? [] : [`room ${JSON.stringify(mine)}`]) : ['the room is not listed'];
+    } });
+  let cursor = null;
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${ALICE}/rooms?limit=1`, status: 200,
+    name: 'a page of one', check: (v) => {
+      cursor = v.next;
+      return v.rooms.length === 1 && v.next ? [] : [`${v.rooms.length} rooms, next ${v.next}`];
+    } });
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${ALICE}/rooms?limit=100&cursor=${encodeURIComponent(cursor || 'x')}`,
+    status: 200, name: 'the next page', check: (v) => (v.next === null ? [] : ['a next cursor on the last page']) });
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${S}/rooms?user=bob`, status: 200,
+    name: 'the secret lists bob\'s rooms', check: (v) => (v.rooms.some((r) => r.id === ROOM) ? [] : ['the room is not listed']) });
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${S}/rooms`, status: 400,
+    name: 'the secret without ?user=', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${ALICE}/rooms?limit=101`, status: 400,
+    name: 'limit too large', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${ALICE}/rooms?cursor=nonsense`, status: 400,
+    name: 'bad cursor', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${BAD}/rooms`, status: 401,
+    name: 'unknown token', code: 'UnauthorizedError' });
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${ALICE}/rooms?user=bob`, status: 401,
+    name: 'another user\'s rooms', code: 'Unauthorized' });
+
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${ALICE}/rooms/${R}/read`, status: 200,
+    name: 'read up to now', body: {}, bodyValid: true,
+    check: (v) => (v.roomId === ROOM && v.lastReadId >= 1 ? [] : [`answer ${JSON.stringify(v)}`]) });
+  await run({ method: 'GET', template: T_MINE, path: `${P}/auth/${ALICE}/rooms`, status: 200,
+    name: 'nothing unread after reading', check: (v) => {
+      const mine = v.rooms.find((r) => r.id === ROOM);
+      return mine && mine.unread === 0 ? [] : [`room ${JSON.stringify(mine)}`];
+    } });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${BOB}/rooms/${R}/read`, status: 200,
+    name: 'up to a message, as a string', body: { messageId: String(firstId) }, bodyValid: true,
+    check: (v) => (v.lastReadId === firstId ? [] : [`lastReadId ${v.lastReadId}, want ${firstId}`]) });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${BOB}/rooms/${R}/read`, status: 400,
+    name: 'bad messageId', body: { messageId: 'abc' }, bodyValid: false, code: 'BadRequest' });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${BAD}/rooms/${R}/read`, status: 401,
+    name: 'unknown token', body: {}, code: 'UnauthorizedError' });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${S}/rooms/${R}/read`, status: 401,
+    name: 'the secret is no member', body: {}, code: 'Unauthorized' });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${CAROL}/rooms/${R}/read`, status: 401,
+    name: 'not in the room', body: {}, code: 'Unauthorized' });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${ALICE}/rooms/${encodeURIComponent(`${TYPE}/alice/zed`)}/read`,
+    status: 404, name: 'no such room', body: {}, code: 'NotFound' });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${ALICE}/rooms/${R}/read`, status: 404,
+    name: 'no such message', body: { messageId: 999999999 }, bodyValid: true, code: 'NotFound' });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${ALICE}/rooms/${R}/read`, status: 413,
+    name: 'declared body too large', declaredLength: BIG, code: 'PayloadTooLarge' });
+  await run({ method: 'POST', template: T_READ, path: `${P}/auth/${ALICE}/rooms/${R}/read`, status: 415,
+    name: 'multipart', body: '--x\r\nContent-Disposition: form-data; name="messageId"\r\n\r\n1\r\n--x--\r\n', contentType: 'multipart/form-data; boundary=x',
+    code: 'UnsupportedMediaType' });
+
+  // --- the rate limit (a user of its own, so no other case meets it)
+  if (RATE_BURST > 0) {
+    const FLOOD = `${TYPE}-flood/flooder`;
+    const FLOODER = encodeURIComponent(`${SECRET}.flooder`);
+    await run({ method: 'POST', template: T_ROOMS, path: `${P}/auth/${FLOODER}/rooms`, status: 200,
+      name: 'room for the rate limit', body: { type: `${TYPE}-flood`, users: ['flooder'] }, bodyValid: true });
+    const path429 = `${P}/auth/${FLOODER}/rooms/${encodeURIComponent(FLOOD)}/messages`;
+    for (let i = 0; i < RATE_BURST; i++) {
+      const res = await request({ method: 'POST', path: path429, body: JSON.stringify({ timestamp: i, type: 'text', message: 'flood' }) });
+      if (res.status !== 200) { report('posting the burst', [`post ${i}: status ${res.status}`]); break; }
+    }
+    await run({ method: 'POST', template: T_MSGS, path: path429, status: 429, name: 'past the burst',
+      body: { timestamp: 0, type: 'text', message: 'one too many' }, bodyValid: true, code: 'TooManyRequests',
+      check: (v, res) => (Number(res.headers['retry-after']) >= 1 ? [] : [`Retry-After ${res.headers['retry-after']}`]) });
+    await run({ method: 'POST', template: T_MSGS, path: `${P}/auth/${S}/rooms/${encodeURIComponent(FLOOD)}/messages`,
+      status: 200, name: 'the secret is never limited', body: { timestamp: 0, type: 'text', message: 'from the secret' },
+      bodyValid: true });
+  } else {
+    notExercised.push('429 on POST messages (CONTRACT_RATE_BURST unset)');
+  }
+
   // --- moderation: search, export, redaction, holds, audit
   const MOD = `${P}/auth/${S}`;
   const WHY = { actor: 'contract', reason: `run ${run_id}` };
@@ -653,10 +758,10 @@ async function main() {
     check: (v) => {
       const lines = v.split('\n').filter(Boolean).map((l) => JSON.parse(l));
       const err = lines.map((m) => schemaErrors({ $ref: '#/components/schemas/RecordMessage' }, m)).find(Boolean);
-      return [...(lines.length === 4 ? [] : [`${lines.length} lines`]), ...(err ? [`a line: ${err}`] : [])];
+      return [...(lines.length === 5 ? [] : [`${lines.length} lines`]), ...(err ? [`a line: ${err}`] : [])];
     } });
   await run({ method: 'GET', template: T_EXPORT, path: `${EXPORT}&format=csv`, status: 200, name: 'CSV',
-    check: (v) => (v.trimEnd().split('\n').length === 5 ? [] : [`${v.trimEnd().split('\n').length} lines`]) });
+    check: (v) => (v.trimEnd().split('\n').length === 6 ? [] : [`${v.trimEnd().split('\n').length} lines`]) });
   await run({ method: 'GET', template: T_EXPORT, path: `${MOD}/archive/export?room=${R}`, status: 400,
     name: 'no actor', code: 'BadRequest' });
   await run({ method: 'GET', template: T_EXPORT, path: `${EXPORT}&format=xml`, status: 400,
@@ -814,6 +919,10 @@ async function main() {
         code: 'ServiceUnavailable' });
       const MODDOWN = `${P}/auth/${S}`;
       const WHYDOWN = { actor: 'contract', reason: 'database down' };
+      await run({ method: 'GET', template: T_ROOMS, path: `${P}/auth/${ALICE}/rooms`, status: 503,
+        name: 'database down', code: 'ServiceUnavailable' });
+      await run({ method: 'POST', template: T_READ, path: `${P}/auth/${ALICE}/rooms/${R}/read`, status: 503,
+        name: 'database down', body: {}, code: 'ServiceUnavailable' });
       for (const [template, p] of [[T_HIST, `${P}/auth/${ALICE}/rooms/${R}/messages`], [T_SEARCH, `${MODDOWN}/archive/messages`],
         [T_EXPORT, `${MODDOWN}/archive/export?actor=a&reason=b`], ['/chat/v1/auth/{authToken}/holds', `${MODDOWN}/holds`],
         [T_AUDIT, `${MODDOWN}/audit`]]) {
@@ -868,7 +977,8 @@ async function main() {
   const untriggerable = missing.filter((k) => k.endsWith(' 500'));
   const unexpected = missing.filter((k) => !k.endsWith(' 500')
     && !(k.endsWith(' 503') && !(DB_STOP && DB_START))
-    && !(k.endsWith(' 403') && !BANNED));
+    && !(k.endsWith(' 403') && !BANNED)
+    && !(k.endsWith(' 429') && !RATE_BURST));
   if (untriggerable.length) notExercised.push(`500 InternalServer (cannot be triggered from outside): ${untriggerable.length} operations`);
   report('every documented status was exercised (500 aside)', unexpected.map((k) => `not exercised: ${k}`));
   for (const n of notExercised) console.log(`skipped ${n}`);
