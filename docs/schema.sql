@@ -194,6 +194,11 @@ BEGIN
         COMMIT;
         EXIT WHEN v_deleted < p_batch_size;
     END LOOP;
+    LOOP
+        v_deleted := chat_idempotency_expire(p_batch_size);
+        COMMIT;
+        EXIT WHEN v_deleted < p_batch_size;
+    END LOOP;
     PERFORM chat_archive_maintain(now(), p_span_seconds, p_retention_days);
     COMMIT;
     PERFORM pg_advisory_unlock(7462630402);

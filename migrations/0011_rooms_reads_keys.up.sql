@@ -164,8 +164,7 @@ END;
 $fn$;
 
 -- Deletes at most P_BATCH keys past their life; returns how many. The
--- expiry job calls it until it deletes fewer (pg_cron deployments: a line
--- of their own, docs/operations.md).
+-- expiry job (and chat_expire, below) calls it until it deletes fewer.
 CREATE FUNCTION chat_idempotency_expire(p_batch integer) RETURNS integer
 LANGUAGE sql AS $fn$
     WITH gone AS (
@@ -177,4 +176,33 @@ LANGUAGE sql AS $fn$
                     LIMIT p_batch)
         RETURNING 1)
     SELECT count(*)::integer FROM gone;
+$fn$;
+
+-- pg_cron's procedure also deletes the keys past their life, as the
+-- servers' expiry job does (0008's, with the keys' loop).
+CREATE OR REPLACE PROCEDURE chat_expire(p_batch_size integer DEFAULT 1000,
+                                        p_span_seconds integer DEFAULT 2592000,
+                                        p_retention_days integer DEFAULT 365)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_deleted integer;
+BEGIN
+    -- The lock the servers' in-process job takes: one runner at a time.
+    IF NOT pg_try_advisory_lock(7462630402) THEN
+        RETURN;
+    END IF;
+    LOOP
+        v_deleted := chat_expire_batch(p_batch_size);
+        COMMIT;
+        EXIT WHEN v_deleted < p_batch_size;
+    END LOOP;
+    LOOP
+        v_deleted := chat_idempotency_expire(p_batch_size);
+        COMMIT;
+        EXIT WHEN v_deleted < p_batch_size;
+    END LOOP;
+    PERFORM chat_archive_maintain(now(), p_span_seconds, p_retention_days);
+    COMMIT;
+    PERFORM pg_advisory_unlock(7462630402);
+END;
 $fn$;

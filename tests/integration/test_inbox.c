@@ -353,6 +353,13 @@ static void test_keys_expire(void **state)
     free(out);
     free(err);
     assert_int_equal(db_long("SELECT count(*) FROM idempotency_keys", 0, NULL), 0);
+    /* So does pg_cron's procedure. */
+    r = post_keyed(s, TOK_ALICE, "t/alice/bob", "k-5", body);
+    assert_empty_ok(r);
+    resp_free(r);
+    db_exec("UPDATE idempotency_keys SET expires_at = now() - interval '1 s'", 0, NULL);
+    db_exec("CALL chat_expire(1000)", 0, NULL);
+    assert_int_equal(db_long("SELECT count(*) FROM idempotency_keys", 0, NULL), 0);
 }
 
 static void test_system_message_key_and_bad_keys(void **state)
