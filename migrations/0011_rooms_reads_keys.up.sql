@@ -30,7 +30,10 @@ CREATE TABLE idempotency_keys (
     expires_at      timestamptz NOT NULL,
     PRIMARY KEY (caller, room_id, key)
 );
-CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys (expires_at);
+-- Keys are inserted in about the order they expire (now() + one TTL), so a
+-- BRIN index finds the expired ones at almost no cost to each post, where
+-- a btree would cost every keyed post one more index insertion.
+CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys USING brin (expires_at);
 
 -- Claims key P_KEY of P_CALLER in P_ROOM_ID for P_TTL_SECONDS: 'new' (the
 -- key is taken, in this transaction: it stays only if the transaction
@@ -172,7 +175,6 @@ LANGUAGE sql AS $fn$
          WHERE (k.caller, k.room_id, k.key) IN (
                    SELECT caller, room_id, key FROM idempotency_keys
                     WHERE expires_at <= now()
-                    ORDER BY expires_at
                     LIMIT p_batch)
         RETURNING 1)
     SELECT count(*)::integer FROM gone;

@@ -63,10 +63,27 @@ make_pgbench_scripts() {
     {
       echo '\set r random(1, :rooms)'
       echo '\set ts random(1600000000000, 1700000000000)'
+      # no Idempotency-Key: key, body digest, key ttl
       pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
-        "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$archive" "'bench'" NULL
+        "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$archive" "'bench'" NULL \
+        NULL NULL 86400
     } >"$d/$name.sql"
   done
+  {
+    # With an Idempotency-Key (a new one per post) and the body's digest.
+    echo '\set r random(1, :rooms)'
+    echo '\set ts random(1600000000000, 1700000000000)'
+    echo '\set k random(1, 1000000000000)'
+    pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
+      "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" true "'bench'" NULL \
+      "('k' || :k)" "sha256(convert_to($MESSAGE_X, 'UTF8'))" 86400
+  } >"$d/post_message_idem.sql"
+  {
+    # The first page of an inbox user's rooms (:rooms is INBOX_USERS here):
+    # user, limit, no cursor (activity, id, page time)
+    echo '\set r random(1, :rooms)'
+    pgb_statement my_rooms.sql "('ib' || :r)" 50 NULL NULL NULL
+  } >"$d/my_rooms.sql"
   {
     echo '\set r random(1, :rooms)'
     # The first page of 50 of a history room (:rooms is HISTORY_ROOMS here):
@@ -95,6 +112,7 @@ db_ceiling() {
   case $1 in
     mixed) scripts=(-f "$d/get_room.sql@80" -f "$d/post_message.sql@20") ;;
     *_txpool) scripts=(-f "$d/${1%_txpool}.sql") ;;
+    post_message_ratelimit) scripts=(-f "$d/post_message.sql") ;;
     *) scripts=(-f "$d/$1.sql") ;;
   esac
   "$PGBENCH" -M prepared -c "$2" -j "$WRK_THREADS" -T "$((WARMUP + DURATION))" -P 1 -n \

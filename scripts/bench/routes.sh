@@ -47,7 +47,7 @@ parse_wrk() {
 # Size in bytes of the real answer of a route (plain, no gzip: wrk sends no
 # Accept-Encoding), for the HTTP ceiling; room ROOMS/2 (HISTORY_ROOMS/2 for
 # history) with its own token.
-answer_bytes() { # get|post|create|history
+answer_bytes() { # get|post|create|history|my_rooms
   local n=$((ROOMS / 2))
   [[ $1 != history ]] || n=$(((HISTORY_ROOMS + 1) / 2))
   local base="http://127.0.0.1:$SERVER_PORT/$PREFIX/auth/tok-u${n}a"
@@ -57,6 +57,8 @@ answer_bytes() { # get|post|create|history
     post) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
                   -d '{"timestamp":1700000000000,"type":"text","message":"bench"}' "$base/rooms/$room/messages") ;;
     history) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$base/rooms/$room/messages?limit=50") ;;
+    my_rooms) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' \
+                      "http://127.0.0.1:$SERVER_PORT/$PREFIX/auth/tok-ib1/rooms") ;;
     create) out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
                     -d "{\"type\":\"bench\",\"users\":[\"u${n}a\",\"u${n}b\"]}" "$base/rooms") ;;
   esac
@@ -133,16 +135,30 @@ measure_service() { # TAG SCRIPT ROOMS [NAME=VALUE...] -> S_* and logs
 # (DATABASE_POOL_MODE=transaction: unnamed statements in a pipeline with
 # the statement timeout), here straight to PostgreSQL, to give that mode's
 # own cost (BENCH_ROUTES=... to run them; not in the default set).
+# post_message_idem sends an Idempotency-Key with every post (a new one
+# each time) and post_message_ratelimit runs with a rate limit no user
+# reaches: each gives its feature's cost against post_message, same run.
+# my_rooms is measured on its own data (seed_inbox), added for it alone.
 declare -A ROUTE_SCRIPT=([get_room]=get_room [post_message]=post_message
                          [post_message_noarchive]=post_message [create_room]=create_room
                          [mixed]=mixed [history]=history [get_room_txpool]=get_room
-                         [post_message_txpool]=post_message)
+                         [post_message_txpool]=post_message
+                         [post_message_idem]=post_message_idem
+                         [post_message_ratelimit]=post_message [my_rooms]=my_rooms)
 declare -A ROUTE_ENV=([post_message_noarchive]=ARCHIVE=off
                       [get_room_txpool]=DATABASE_POOL_MODE=transaction
-                      [post_message_txpool]=DATABASE_POOL_MODE=transaction)
-read -ra ROUTES <<<"${BENCH_ROUTES:-get_room post_message post_message_noarchive create_room mixed history}"
-# The rooms a route's requests spread over (history: those with a long record).
-route_rooms() { if [[ $1 == history ]]; then echo "$HISTORY_ROOMS"; else echo "$ROOMS"; fi; }
+                      [post_message_txpool]=DATABASE_POOL_MODE=transaction
+                      [post_message_ratelimit]="RATE_LIMIT_POSTS_PER_MINUTE=600000 RATE_LIMIT_BURST=100000")
+read -ra ROUTES <<<"${BENCH_ROUTES:-get_room post_message post_message_noarchive post_message_idem post_message_ratelimit create_room mixed history my_rooms}"
+# The rooms a route's requests spread over (history: those with a long
+# record; my_rooms: its users).
+route_rooms() {
+  case $1 in
+    history) echo "$HISTORY_ROOMS" ;;
+    my_rooms) echo "$INBOX_USERS" ;;
+    *) echo "$ROOMS" ;;
+  esac
+}
 TOTAL_ERRORS=0
 
 measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
@@ -150,7 +166,8 @@ measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
   log "== $r: service (${DURATION}s after ${WARMUP}s warmup)"
   local rooms env=()
   rooms=$(route_rooms "$r")
-  [[ -z ${ROUTE_ENV[$r]:-} ]] || env=("${ROUTE_ENV[$r]}")
+  [[ -z ${ROUTE_ENV[$r]:-} ]] || read -ra env <<<"${ROUTE_ENV[$r]}"
+  [[ $r != my_rooms ]] || seed_inbox
   start_server_sizes "$r" "${env[@]}"
   stop_server
   measure_service "$r" "${ROUTE_SCRIPT[$r]}" "$rooms" "${env[@]}"
@@ -171,6 +188,7 @@ measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
   log "== $r: HTTP ceiling (http_ceiling, GET $SIZE_GET B, POST $SIZE_POST B)"
   http_ceiling "$r" "${ROUTE_SCRIPT[$r]}" "$SIZE_GET" "$SIZE_POST"
   log "   $H_RPS req/s"
+  [[ $r != my_rooms ]] || unseed_inbox
   TOTAL_ERRORS=$((TOTAL_ERRORS + S_ERRORS + H_ERRORS + P_FAILED + pool_failed))
   jq -n --argjson rps "$S_RPS" --argjson p50_ms "$S_P50" --argjson p99_ms "$S_P99" \
     --argjson max_ms "$S_MAX" --argjson requests "$S_REQUESTS" \
@@ -202,6 +220,7 @@ start_server_sizes() { # ROUTE [NAME=VALUE...]
     post_message*) SIZE_GET=$(answer_bytes post); SIZE_POST=$SIZE_GET ;;
     create_room) SIZE_GET=$(answer_bytes create); SIZE_POST=$SIZE_GET ;;
     mixed) SIZE_GET=$(answer_bytes get); SIZE_POST=$(answer_bytes post) ;;
+    my_rooms) SIZE_GET=$(answer_bytes my_rooms); SIZE_POST=$SIZE_GET ;;
   esac
 }
 
