@@ -312,6 +312,49 @@ END;
 $$;
 
 --
+-- Name: chat_history_after(text, bytea, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_history_after(p_room_id text, p_token_sha256 bytea, p_after bigint, p_limit integer) RETURNS TABLE(caller text, type text, users text, id bigint, json text, ts text, ts_is_string boolean, sender text, message_type text, message text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH head AS (
+        SELECT a.username AS caller, r.id, r.type, r.created_at,
+               (SELECT json_agg(u.username ORDER BY u.username COLLATE "C")::text
+                  FROM room_users u
+                 WHERE u.room_id = r.id) AS users
+          FROM (VALUES (1)) AS one (x)
+          LEFT JOIN auth_tokens a
+                 ON a.token_sha256 = p_token_sha256
+                AND (a.expires_at IS NULL OR a.expires_at > now())
+          LEFT JOIN rooms r
+                 ON r.id = p_room_id AND r.expires_at > now()
+                AND (p_token_sha256 IS NULL OR a.username IS NOT NULL)
+    )
+    SELECT h.caller, h.type, h.users, NULL::bigint, NULL::text, NULL::text, NULL::boolean,
+           NULL::text, NULL::text, NULL::text
+      FROM head h
+    UNION ALL
+    (SELECT NULL, NULL, NULL, m.id, m.json_text,
+            CASE WHEN m.json_text IS NULL THEN m.ts END,
+            CASE WHEN m.json_text IS NULL THEN m.ts_is_string END,
+            CASE WHEN m.json_text IS NULL THEN m.sender END,
+            CASE WHEN m.json_text IS NULL THEN m.type END,
+            CASE WHEN m.json_text IS NULL THEN m.message END
+       FROM message_archive m
+      WHERE m.room_id = p_room_id AND m.redacted_at IS NULL
+        AND m.stored_at >= (SELECT h.created_at FROM head h)
+        AND m.id > p_after
+        AND (SELECT h.id IS NOT NULL FROM head h)
+      ORDER BY m.id
+      LIMIT p_limit);
+END;
+$$;
+
+--
 -- Name: chat_hold_lift(bigint, text, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -401,7 +444,6 @@ CREATE FUNCTION public.chat_idempotency_expire(p_batch integer) RETURNS integer
          WHERE (k.caller, k.room_id, k.key) IN (
                    SELECT caller, room_id, key FROM idempotency_keys
                     WHERE expires_at <= now()
-                    ORDER BY expires_at
                     LIMIT p_batch)
         RETURNING 1)
     SELECT count(*)::integer FROM gone;
@@ -1141,7 +1183,8 @@ CREATE TABLE public.messages (
     message text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     json_text text,
-    id bigint DEFAULT nextval('public.message_id_seq'::regclass) NOT NULL
+    id bigint DEFAULT nextval('public.message_id_seq'::regclass) NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id()
 );
 
 --
@@ -1365,7 +1408,7 @@ CREATE UNIQUE INDEX auth_tokens_token_sha256_key ON public.auth_tokens USING btr
 -- Name: idempotency_keys_expires_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX idempotency_keys_expires_idx ON public.idempotency_keys USING btree (expires_at);
+CREATE INDEX idempotency_keys_expires_idx ON public.idempotency_keys USING brin (expires_at);
 
 --
 -- Name: legal_holds_active_idx; Type: INDEX; Schema: public; Owner: -
@@ -1408,6 +1451,12 @@ CREATE INDEX message_archive_held_room_idx ON public.message_archive_held USING 
 --
 
 CREATE INDEX message_archive_held_sender_idx ON public.message_archive_held USING btree (sender, id);
+
+--
+-- Name: messages_xid_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_xid_idx ON public.messages USING btree (xid, id);
 
 --
 -- Name: notification_outbox_due_idx; Type: INDEX; Schema: public; Owner: -

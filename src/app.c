@@ -3,6 +3,7 @@
 
 #include "body.h"
 #include "handlers.h"
+#include "events.h"
 #include "inbox.h"
 #include "log.h"
 #include "moderation.h"
@@ -37,6 +38,7 @@ static app_handler *const APP_HANDLERS[ROUTE_LAST + 1] = {
     [ROUTE_AUDIT] = moderation_audit,
     [ROUTE_MY_ROOMS] = inbox_my_rooms,
     [ROUTE_READ_MARKER] = inbox_mark_read,
+    [ROUTE_EVENTS] = events_stream,
 };
 
 void app_init(struct app *app, const struct config *cfg, struct store *store,
@@ -54,6 +56,7 @@ void app_init(struct app *app, const struct config *cfg, struct store *store,
     app->writers = links.writers;
     app->read_fresh_ms = links.read_fresh_ms;
     app->limiter = links.limiter;
+    app->live = links.live;
     app->limits.max_users = cfg->max_users_per_room;
     app->limits.max_type_bytes = cfg->max_room_type_bytes;
     app->limits.max_username_bytes = cfg->max_username_bytes;

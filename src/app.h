@@ -11,6 +11,7 @@
 #include "room.h"
 #include "router.h"
 
+struct live_hub;
 struct redis_link;
 struct statsd;
 struct store;
@@ -24,6 +25,7 @@ struct app_links {
     struct recent_writers *writers;
     long read_fresh_ms;
     struct rate_limit *limiter;    /* RATE_LIMIT_POSTS_PER_MINUTE; NULL: off */
+    struct live_hub *live;         /* waiting clients (GET events, long-poll) */
 };
 
 struct app {
@@ -34,6 +36,7 @@ struct app {
     struct redis_link *usermeta; /* borrowed; NULL: policies from the table */
     struct recent_writers *writers; /* borrowed; NULL: no read replica */
     struct rate_limit *limiter; /* borrowed; NULL: posts are not limited */
+    struct live_hub *live;      /* borrowed: waiting clients */
     long read_fresh_ms;         /* a user who wrote this recently reads from the primary */
     struct room_limits limits;
     char start_date[40];        /* ISO-8601, for /about */

@@ -62,6 +62,14 @@ struct config {
     long idempotency_ttl_seconds;
     long rate_limit_posts_per_minute; /* 0: no limit */
     long rate_limit_burst;
+    long live_poll_ms;
+    long live_heartbeat_seconds;
+    long live_recheck_seconds;
+    long live_max_waiting;
+    long live_max_streams_per_user;
+    long live_buffer_bytes;
+    long live_resume_max;
+    long live_wait_max_seconds;
     const char *node_env;
     const char *log_level;
 };

@@ -7,6 +7,8 @@
 #include "message.h"
 #include "reply.h"
 #include "room.h"
+#include "events.h"
+#include "live.h"
 #include "rate_limit.h"
 #include "recent_writers.h"
 #include "record.h"
@@ -40,9 +42,6 @@ struct handlers_post {
 static bool handlers_users_have(struct json_object *users, const char *username);
 static bool handlers_room_has_user(struct json_object *room, const char *username);
 static bool handlers_users_exclude(struct json_object *body, const char *username);
-static bool handlers_member_read(struct app *app, struct caller *who, const char *token,
-                                 enum store_result r, char **found, struct json_object *users,
-                                 struct http_response *resp);
 static enum store_result handlers_post(void *cls, const struct caller *who);
 static bool handlers_fresh(struct app *app, const struct caller *who);
 static bool handlers_idempotency_key(const struct http_request *req, struct http_response *resp);
@@ -96,13 +95,9 @@ static bool handlers_room_has_user(struct json_object *room, const char *usernam
            handlers_users_have(users, username);
 }
 
-/* The end of a read that only the room's members (or the secret) may see:
- * R, the store's answer, fails the request; the token's user (*FOUND,
- * taken) is remembered; a caller not in USERS gets 401. True when the read
- * may be answered. */
-static bool handlers_member_read(struct app *app, struct caller *who, const char *token,
-                                 enum store_result r, char **found, struct json_object *users,
-                                 struct http_response *resp)
+bool handlers_member_of(struct app *app, struct caller *who, const char *token,
+                        enum store_result r, char **found, struct json_object *users,
+                        struct http_response *resp)
 {
     if (r != STORE_OK) {
         reply_store_failure(resp, r);
@@ -207,7 +202,7 @@ void handlers_get_room(struct app *app, const struct http_request *req,
     struct json_object *users = NULL;
     if (r == STORE_OK)
         json_object_object_get_ex(room, "users", &users);
-    if (!handlers_member_read(app, &who, token, r, &found, users, resp))
+    if (!handlers_member_of(app, &who, token, r, &found, users, resp))
         goto out;
     resp->json = room;
     room = NULL;
@@ -272,6 +267,8 @@ void handlers_post_message(struct app *app, const struct http_request *req,
     if (!caller_write(&app->callers, m->token, &who, handlers_post, &post, &r, resp,
                       req->req_id))
         goto out;
+    if (r == STORE_OK)
+        live_kick(app->live);   /* waiting clients hear of it at once */
     if (r == STORE_VALID)
         http_response_error(resp, 400, "BadRequest", bad);
     else if (r == STORE_OK || r == STORE_MUTED || r == STORE_DUPLICATE)
@@ -290,6 +287,13 @@ out:
 void handlers_history(struct app *app, const struct http_request *req,
                       const struct route_match *m, struct http_response *resp)
 {
+    bool bad = false;
+    char *after = http_query(req, "after", &bad);
+    if (after || bad) {
+        free(after);
+        events_long_poll(app, req, m, resp);
+        return;
+    }
     struct json_object *users = NULL, *page = NULL;
     struct caller who = { 0 };
     char *found = NULL;
@@ -303,7 +307,7 @@ void handlers_history(struct app *app, const struct http_request *req,
     enum store_result r = record_history(app->store, m->room_id ? m->room_id : "", token,
                                          handlers_fresh(app, &who), before, limit, &found,
                                          &users, &page, req->req_id);
-    if (!handlers_member_read(app, &who, token, r, &found, users, resp))
+    if (!handlers_member_of(app, &who, token, r, &found, users, resp))
         goto out;
     resp->json = page;
     page = NULL;
@@ -345,8 +349,10 @@ void handlers_system_message(struct app *app, const struct http_request *req,
         r = store_system_message(app->store, &spec, &msg, policies, &idem, req->req_id);
     }
     free(policies);
-    if (r == STORE_OK)
+    if (r == STORE_OK) {
         recent_writers_mark(app->writers, who.username);
+        live_kick(app->live);
+    }
     if (r == STORE_OK || r == STORE_DUPLICATE)
         resp->status = 200;
     else

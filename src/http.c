@@ -374,6 +374,16 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+void http_connection_suspend(void *conn)
+{
+    MHD_suspend_connection(conn);
+}
+
+void http_connection_resume(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
 static void http_stream_free(void *cls)
 {
     struct http_stream *s = cls;
@@ -407,6 +417,8 @@ static struct MHD_Response *http_make_response(struct MHD_Connection *conn,
             r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK_BYTES,
                                                   http_stream_read, s, http_stream_free);
         }
+        if (r && resp->stream_bind)
+            resp->stream_bind(resp->stream_cls, conn);
         if (!r) {
             free(s);
             if (resp->stream_free)
@@ -441,6 +453,11 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
         }
         if (resp->close)
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        if (resp->stream_bind) {
+            /* A live stream: no cache or proxy may hold it back. */
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+            MHD_add_response_header(r, "X-Accel-Buffering", "no");
+        }
         if (resp->retry_after_seconds > 0) {
             char seconds[24];
             snprintf(seconds, sizeof seconds, "%ld", resp->retry_after_seconds);
@@ -552,6 +569,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         .body_len = ctx->body.len,
         .req_id = ctx->req_id,
         .idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key"),
+        .last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID"),
         .conn = conn,
     };
     struct http_response resp = { .status = 500 };
@@ -660,7 +678,8 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
     }
     /* ITC lets http_stop quiesce the daemon (stop accepting) first. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC | (s->listen_ipv6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+                     (s->listen_ipv6 ? MHD_USE_IPv6 : 0);
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, srv,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,

@@ -25,6 +25,7 @@ struct http_request {
     size_t body_len;
     const char *req_id;
     const char *idempotency_key; /* the Idempotency-Key header; NULL when absent */
+    const char *last_event_id; /* the Last-Event-ID header (SSE); NULL when absent */
     void *conn;                /* libmicrohttpd's connection: for http_query */
 };
 
@@ -53,7 +54,19 @@ struct http_response {
     http_stream_fn *stream;
     void *stream_cls;
     void (*stream_free)(void *cls);
+    /* Given the connection before the answer is queued, for a stream that
+     * waits (live): its reader may then return 0 after
+     * http_connection_suspend, and another thread resumes it. */
+    void (*stream_bind)(void *cls, void *conn);
 };
+
+/* Parks CONN (from stream_bind) until http_connection_resume: it costs no
+ * thread meanwhile and is not timed out. Call only from the stream's
+ * reader, just before it returns 0. */
+void http_connection_suspend(void *conn);
+
+/* Wakes a parked CONN: its reader is called again. Any thread. */
+void http_connection_resume(void *conn);
 
 /* Query argument NAME of REQ, percent-decoded once ('+' is a space, as in
  * forms): caller frees; NULL when absent, or (with *BAD set) when its bytes
@@ -79,7 +92,7 @@ struct http_settings {
     bool listen_ipv6;
     unsigned threads;
     unsigned connection_timeout_seconds;
-    unsigned max_connections;
+    unsigned max_connections;  /* waiting ones (live streams) included */
     size_t max_body_bytes;
     long request_deadline_ms;  /* a connection must complete a request within this */
 };

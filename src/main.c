@@ -4,7 +4,9 @@
 #include "config.h"
 #include "db.h"
 #include "expiry.h"
+#include "events.h"
 #include "http.h"
+#include "live.h"
 #include "import.h"
 #include "listener.h"
 #include "log.h"
@@ -22,6 +24,7 @@
 
 #include <curl/curl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,8 @@ static int main_expire(const struct config *cfg);
 static bool main_schema_ready(const struct config *cfg, bool *reachable);
 static bool main_listen(const struct config *cfg, struct main_server *s);
 static bool main_open_stores(const struct config *cfg, struct main_server *s, bool reachable);
+static bool main_open_live(const struct config *cfg, struct main_server *s);
+static void main_raise_file_limit(const struct config *cfg);
 static bool main_open_links(const struct config *cfg, size_t pool_size, struct app_links *links);
 static bool main_open_replica(const struct config *cfg, size_t pool_size, struct main_server *s);
 static bool main_start_outbox(const struct config *cfg, struct main_server *s);
@@ -220,8 +225,47 @@ static bool main_open_stores(const struct config *cfg, struct main_server *s, bo
                                       65536);
     if (cfg->rate_limit_posts_per_minute && !s->links.limiter)
         return false;
+    if (!main_open_live(cfg, s))
+        return false;
     app_init(&s->app, cfg, &s->st, s->tokens, s->sd, s->links);
     return true;
+}
+
+/* The live hub (GET events, long-poll): its own connection for polls;
+ * resumes read through the request pool; token re-checks go through the
+ * app (started before app_init fills it: the first check comes later). */
+static bool main_open_live(const struct config *cfg, struct main_server *s)
+{
+    struct live_settings ls = {
+        .db = main_db_settings(cfg, 1, false),
+        .pool = s->pool,
+        .poll_ms = cfg->live_poll_ms,
+        .heartbeat_seconds = cfg->live_heartbeat_seconds,
+        .recheck_seconds = cfg->live_recheck_seconds,
+        .max_waiting = cfg->live_max_waiting,
+        .max_streams_per_user = cfg->live_max_streams_per_user,
+        .buffer_bytes = cfg->live_buffer_bytes,
+        .resume_max = cfg->live_resume_max,
+        .allowed = events_allowed,
+        .allowed_cls = &s->app,
+    };
+    s->links.live = live_start(&ls);
+    return s->links.live != NULL;
+}
+
+/* Each waiting client holds a socket: the soft limit on open files is
+ * raised to what the connection limits need (up to the hard limit). */
+static void main_raise_file_limit(const struct config *cfg)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)(cfg->http_max_connections + 256);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        log_warn("open files limited to %llu: fewer than HTTP_MAX_CONNECTIONS clients can "
+                 "connect (raise the hard limit, e.g. LimitNOFILE=)",
+                 (unsigned long long)rl.rlim_cur);
 }
 
 /* The read replica, when DATABASE_READ_URL is set: its pool (opened on
@@ -338,6 +382,7 @@ static bool main_start_serving(const struct config *cfg, struct main_server *s)
  * stops and is freed, whatever was started. */
 static void main_shutdown(struct main_server *s)
 {
+    live_close_all(s->links.live);   /* waiting clients are answered at once */
     if (!http_drain(s->http, HTTP_STOP_GRACE_MS)) {
         log_warn("requests still under way after the grace period: giving up their queries");
         db_pool_abort(s->pool);
@@ -347,6 +392,7 @@ static void main_shutdown(struct main_server *s)
     db_pool_abort(s->expiry_pool);
     db_pool_abort(s->read_pool);
     http_stop(s->http);
+    live_stop(s->links.live);   /* after the connections that use it */
     outbox_stop(s->ob);
     expiry_stop(s->job);
     db_pool_free(s->expiry_pool);
@@ -368,6 +414,7 @@ static int main_serve(const struct config *cfg)
     struct main_server s = { .listen_fd = -1 };
     if (!main_listen(cfg, &s))
         return 1;
+    main_raise_file_limit(cfg);
     if (!*cfg->api_secret)
         log_warn("API_SECRET is not set: no token is the API secret, SECRET.user tokens are refused");
     bool reachable = false;

@@ -41,6 +41,12 @@ static enum store_result record_history_on(struct store *st, struct db_pool *poo
                                            struct json_object **users, struct json_object **page,
                                            const char *req_id);
 static struct json_object *record_history_message(PGresult *res, int row);
+static enum store_result record_page_on(struct store *st, struct db_pool *pool,
+                                        const char *room_id, const char *token, long long before,
+                                        const long long *after, long limit, char **caller,
+                                        struct json_object **users, struct json_object **page,
+                                        const char *req_id);
+static struct json_object *record_after_page(PGresult *res, long long after);
 static struct json_object *record_message(PGresult *res, int row);
 static struct json_object *record_page(struct json_object *items, const char *key,
                                        const char *last_id, long count, long limit);
@@ -131,6 +137,17 @@ static struct json_object *record_page(struct json_object *items, const char *ke
     return page;
 }
 
+enum store_result record_history_after(struct store *st, const char *room_id, const char *token,
+                                       long long after, long limit, char **caller,
+                                       struct json_object **users, struct json_object **page,
+                                       const char *req_id)
+{
+    /* The primary: the live hub reads it, and a long-poll must not wait
+     * for what a lagging replica has not replayed. */
+    return record_page_on(st, st->pool, room_id, token, 0, &after, limit, caller, users, page,
+                          req_id);
+}
+
 enum store_result record_history(struct store *st, const char *room_id, const char *token,
                                  bool fresh, long long before, long limit, char **caller,
                                  struct json_object **users, struct json_object **page,
@@ -152,23 +169,57 @@ static enum store_result record_history_on(struct store *st, struct db_pool *poo
                                            struct json_object **users, struct json_object **page,
                                            const char *req_id)
 {
+    return record_page_on(st, pool, room_id, token, before, NULL, limit, caller, users, page,
+                          req_id);
+}
+
+/* The messages after *AFTER, oldest first from the database, as a
+ * long-poll answer: newest first, "next" the newest id (or *AFTER). */
+static struct json_object *record_after_page(PGresult *res, long long after)
+{
+    int rows = PQntuples(res);
+    struct json_object *messages = json_object_new_array_ext(rows > 1 ? rows - 1 : 0);
+    for (int i = rows - 1; i >= 1; i--)
+        json_object_array_add(messages, record_history_message(res, i));
+    char next[24];
+    snprintf(next, sizeof next, "%lld", after);
+    struct json_object *page = json_object_new_object();
+    json_object_object_add(page, "messages", messages);
+    json_object_object_add(page, "next", json_object_new_string(
+                                             rows > 1 ? PQgetvalue(res, rows - 1, HC_ID) : next));
+    return page;
+}
+
+/* A history page (AFTER NULL: below BEFORE, newest first) or the messages
+ * after *AFTER (long-poll), on POOL. */
+static enum store_result record_page_on(struct store *st, struct db_pool *pool,
+                                        const char *room_id, const char *token, long long before,
+                                        const long long *after, long limit, char **caller,
+                                        struct json_object **users, struct json_object **page,
+                                        const char *req_id)
+{
     (void)st;
     *caller = NULL;
     *users = *page = NULL;
     char digest[DIGEST_PARAM_SIZE], before_text[24], limit_text[24];
     if (token && !digest_token_param(token, digest))
         return STORE_ERROR;
-    snprintf(before_text, sizeof before_text, "%lld", before);
+    snprintf(before_text, sizeof before_text, "%lld", after ? *after : before);
     snprintf(limit_text, sizeof limit_text, "%ld", limit);
     PGresult *res = NULL;
-    enum db_status s = db_exec(pool,
-                               DB_CALL(SQL_HISTORY, room_id, token ? digest : NULL,
-                                       before > 0 ? before_text : NULL, limit_text),
-                               true, &res, req_id);
+    enum sql_statement id = after ? SQL_HISTORY_AFTER : SQL_HISTORY;
+    enum db_status s = after ? db_exec(pool,
+                                       DB_CALL(SQL_HISTORY_AFTER, room_id, token ? digest : NULL,
+                                               before_text, limit_text),
+                                       true, &res, req_id)
+                             : db_exec(pool,
+                                       DB_CALL(SQL_HISTORY, room_id, token ? digest : NULL,
+                                               before > 0 ? before_text : NULL, limit_text),
+                                       true, &res, req_id);
     if (s != DB_OK)
         return record_from_db(s);
     enum store_result out = STORE_ERROR;
-    if (!db_result_shape(res, SQL_HISTORY, HC_COLUMNS, 1, -1, req_id))
+    if (!db_result_shape(res, id, HC_COLUMNS, 1, -1, req_id))
         out = STORE_ERROR;
     else if (token && PQgetisnull(res, 0, HC_CALLER))
         out = STORE_BAD_TOKEN;
@@ -176,7 +227,10 @@ static enum store_result record_history_on(struct store *st, struct db_pool *poo
         out = STORE_NOT_FOUND;
     else if (token && !(*caller = strdup(PQgetvalue(res, 0, HC_CALLER))))
         out = STORE_ERROR;
-    else if ((*users = json_tokener_parse(PQgetvalue(res, 0, HC_USERS))) != NULL) {
+    else if ((*users = json_tokener_parse(PQgetvalue(res, 0, HC_USERS))) != NULL && after) {
+        *page = record_after_page(res, *after);
+        out = STORE_OK;
+    } else if (*users) {
         int rows = PQntuples(res);
         struct json_object *messages = json_object_new_array_ext(rows - 1);
         for (int i = 1; i < rows; i++)

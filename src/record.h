@@ -36,6 +36,16 @@ enum store_result record_history(struct store *st, const char *room_id, const ch
                                  struct json_object **users, struct json_object **page,
                                  const char *req_id);
 
+/* Long-poll's read: the messages of live room ROOM_ID newer than message
+ * AFTER, at most LIMIT, from the primary, as record_history (TOKEN, *CALLER,
+ * *USERS the same); *PAGE {"messages": newest first, "next": the newest
+ * id, or AFTER when there is none}. */
+__attribute__((warn_unused_result))
+enum store_result record_history_after(struct store *st, const char *room_id, const char *token,
+                                       long long after, long limit, char **caller,
+                                       struct json_object **users, struct json_object **page,
+                                       const char *req_id);
+
 /* A search page: {"messages": [record message], "next": "<id>" or null},
  * newest first, redacted ones as tombstones (see docs/api.md). */
 __attribute__((warn_unused_result))

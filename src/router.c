@@ -37,6 +37,7 @@ static const struct route_def ROUTER_TABLE[] = {
     { ROUTE_HOLD_SET, "hold_set", "auth/:authToken/holds", ROUTER_POST },
     { ROUTE_HOLD_LIFT, "hold_lift", "auth/:authToken/holds/:holdId/lift", ROUTER_POST },
     { ROUTE_AUDIT, "audit", "auth/:authToken/audit", ROUTER_GET },
+    { ROUTE_EVENTS, "events", "auth/:authToken/events", ROUTER_GET },
 };
 #define ROUTER_ROWS ((int)(sizeof ROUTER_TABLE / sizeof ROUTER_TABLE[0]))
 

@@ -27,7 +27,8 @@ enum route {
     ROUTE_AUDIT,
     ROUTE_MY_ROOMS,        /* the caller's rooms, with unread counts */
     ROUTE_READ_MARKER,
-    ROUTE_LAST = ROUTE_READ_MARKER,
+    ROUTE_EVENTS,          /* Server-Sent Events of new messages */
+    ROUTE_LAST = ROUTE_EVENTS,
 };
 
 /* One row of the route table: everything about a route but its handler
