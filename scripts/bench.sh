@@ -88,6 +88,7 @@ source "$BENCH/scale.sh"
 source "$BENCH/record.sh"
 # shellcheck source=bench/import.sh
 source "$BENCH/import.sh"
+source "$BENCH/live.sh"
 # shellcheck source=bench/report.sh
 source "$BENCH/report.sh"
 
@@ -125,6 +126,7 @@ mkdir -p "$LOGS"
 # shellcheck disable=SC2046  # pkg-config's words are meant to split
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$OUT/http_ceiling" \
   tests/bench/http_ceiling.c $(pkg-config --cflags --libs libmicrohttpd)
+cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$OUT/live_load" tests/bench/live_load.c
 
 
 # ==================================================================== run
@@ -159,6 +161,7 @@ MAIN_SEED_SECONDS=$SEED_SECONDS
 for r in "${ROUTES[@]}"; do measure_route "$r"; done
 measure_record
 measure_import
+measure_live
 
 run_scale
 report

@@ -103,7 +103,7 @@ say "starting the server on port $PORT (log: $WORK/server.log)"
 # minute past a burst of 100: the other users post a few times each).
 RATE_BURST=100
 PORT=$PORT API_SECRET=$API_SECRET LOG_LEVEL=warn EXPIRY_INTERVAL_SECONDS=0 \
-  RATE_LIMIT_POSTS_PER_MINUTE=60 RATE_LIMIT_BURST=$RATE_BURST \
+  RATE_LIMIT_POSTS_PER_MINUTE=60 RATE_LIMIT_BURST=$RATE_BURST LIVE_MAX_STREAMS_PER_USER=2 \
   "$CHAT_BIN" serve >"$WORK/server.log" 2>&1 &
 server_pid=$!
 CHAT_URL=http://127.0.0.1:$PORT
@@ -126,7 +126,7 @@ fi
 status=0
 CHAT_URL=$CHAT_URL API_SECRET=$API_SECRET OPENAPI=$ROOT/docs/openapi.yaml \
   CONTRACT_BANNED_USER=contract-banned CONTRACT_DISABLED_USER=contract-disabled \
-  CONTRACT_TABLE_TOKEN=$TABLE_TOKEN CONTRACT_RATE_BURST=$RATE_BURST \
+  CONTRACT_TABLE_TOKEN=$TABLE_TOKEN CONTRACT_RATE_BURST=$RATE_BURST CONTRACT_STREAMS_PER_USER=2 \
   CONTRACT_DB_STOP="$PG stop $PG_DIR" CONTRACT_DB_START="$PG start $PG_DIR" \
   node "$CONTRACT/contract.mjs" || status=$?
 if ! kill -0 "$server_pid" 2>/dev/null; then

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "http.h"
+#include "live_pos.h"
 #include "log.h"
 #include "message.h"
 
@@ -24,6 +25,7 @@
 #define LIVE_POLL_BATCH 1000
 #define LIVE_IDLE_POLL_MS 1000   /* with no one waiting, only the position moves */
 #define LIVE_RETRY_MS 1000       /* after a failed poll */
+#define LIVE_MIN_GAP_MS 4        /* between two polls while posts come */
 #define LIVE_KNOWN_WAIT_MS 3000  /* a stream waits this long for the first poll */
 #define LIVE_TICK_MS 250         /* heartbeats, long-poll deadlines, token checks */
 #define LIVE_POLL_MAX_MESSAGES 100
@@ -92,52 +94,6 @@ struct live_event {
 };
 
 /* ------------------------------------------------------------ positions */
-
-int live_pos_cmp(struct live_pos a, struct live_pos b)
-{
-    if (a.xid != b.xid)
-        return a.xid < b.xid ? -1 : 1;
-    if (a.id != b.id)
-        return a.id < b.id ? -1 : 1;
-    return 0;
-}
-
-void live_pos_format(struct live_pos pos, char *buf, size_t size)
-{
-    snprintf(buf, size, "%" PRIu64 "-%" PRId64, pos.xid, pos.id);
-}
-
-bool live_pos_parse(const char *text, struct live_pos *pos)
-{
-    if (!text || *text < '0' || *text > '9')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long xid = strtoull(text, &end, 10);
-    if (errno || *end != '-' || end[1] < '0' || end[1] > '9')
-        return false;
-    const char *rest = end + 1;
-    long long id = strtoll(rest, &end, 10);
-    if (errno || *end || id < 0)
-        return false;
-    pos->xid = (uint64_t)xid;
-    pos->id = (int64_t)id;
-    return true;
-}
-
-/* A transaction id as PostgreSQL writes an xid8. */
-static bool live_pos_parse_xid(const char *text, uint64_t *xid)
-{
-    if (!text || *text < '0' || *text > '9')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || *end)
-        return false;
-    *xid = (uint64_t)v;
-    return true;
-}
 
 struct live_pos live_position(struct live_hub *hub)
 {
@@ -276,11 +232,8 @@ static void live_end_with(struct live_sub *sub, const char *reason)
     char *frame = NULL;
     int n = asprintf(&frame, "event: end\ndata: %s\n\n", text);
     json_object_put(data);
-    bool resuming = sub->resuming;
-    sub->resuming = false;   /* the end goes out now, after what was sent */
-    if (n > 0)
+    if (n > 0)   /* after what is held for a resuming stream, with it */
         live_append(sub, frame, (size_t)n);
-    sub->resuming = resuming;
     free(frame);
     live_end(sub, false);
 }
@@ -356,7 +309,7 @@ static void live_event_free(struct live_event *ev)
 static bool live_event_from(PGresult *res, int row, int users_col, struct live_event *ev)
 {
     memset(ev, 0, sizeof *ev);
-    if (!live_pos_parse_xid(PQgetvalue(res, row, LC_XID), &ev->pos.xid))
+    if (!live_xid_parse(PQgetvalue(res, row, LC_XID), &ev->pos.xid))
         return false;
     ev->pos.id = strtoll(PQgetvalue(res, row, LC_ID), NULL, 10);
     struct json_object *msg = live_message(res, row);
@@ -419,7 +372,7 @@ static bool live_poll_once(struct live_hub *hub, bool *full)
         return false;
     }
     uint64_t horizon = 0;
-    (void)live_pos_parse_xid(PQgetvalue(res, 0, 0), &horizon);
+    (void)live_xid_parse(PQgetvalue(res, 0, 0), &horizon);
     int rows = PQgetisnull(res, 0, LC_XID) ? 0 : PQntuples(res);
     struct live_event *evs = rows ? calloc((size_t)rows, sizeof *evs) : NULL;
     int ok = 0;
@@ -473,6 +426,10 @@ static void *live_poller_main(void *arg)
         pthread_mutex_lock(&hub->lock);
         if (full)
             continue;
+        /* Posts that come close together share one poll: at most one
+         * every LIVE_MIN_GAP_MS, however many kicks. */
+        if (ok && hub->waiting > 0)
+            live_wait(hub, &hub->wake, LIVE_MIN_GAP_MS, NULL);
         long ms = !ok ? LIVE_RETRY_MS : hub->waiting > 0 ? hub->s.poll_ms : LIVE_IDLE_POLL_MS;
         live_wait(hub, &hub->wake, ms, ok ? &hub->kicked : NULL);
     }
@@ -677,9 +634,12 @@ static void live_resumed(struct live_hub *hub, struct live_sub *sub)
 {
     pthread_mutex_lock(&hub->lock);
     sub->resuming = false;
-    if (sub->held.len)
-        live_append(sub, sub->held.data, sub->held.len);
+    if (sub->held.len && !buf_append(&sub->out, sub->held.data, sub->held.len)) {
+        log_warn("live: a resumed stream's reader is too far behind: dropped (it may resume)");
+        live_end(sub, true);
+    }
     buf_free(&sub->held);
+    live_wake(sub);
     pthread_mutex_unlock(&hub->lock);
 }
 

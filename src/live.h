@@ -20,16 +20,10 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "live_pos.h"
 
 struct live_hub;
 struct live_sub;
-
-/* A position in the message stream: every message of (xid, id) at or
- * below it has been seen. */
-struct live_pos {
-    uint64_t xid;
-    int64_t id;
-};
 
 /* Says whether the stream of TOKEN, for USER, may go on (the token still
  * valid, the user not banned). Runs on the timer thread; a dependency that
@@ -64,14 +58,6 @@ void live_kick(struct live_hub *hub);
 
 /* The hub's position: everything at or below it has been dispatched. */
 struct live_pos live_position(struct live_hub *hub);
-
-/* "xid-id", the SSE event id of POS, into BUF (at least 48 bytes). */
-void live_pos_format(struct live_pos pos, char *buf, size_t size);
-
-/* Parses an event id as live_pos_format writes it. */
-bool live_pos_parse(const char *text, struct live_pos *pos);
-
-int live_pos_cmp(struct live_pos a, struct live_pos b);
 
 enum live_refusal {
     LIVE_ADMITTED,

@@ -31,13 +31,14 @@ report() {
   jq -n --slurpfile routes <(for r in "${ROUTES[@]}"; do jq --arg name "$r" '{($name): .}' "$WORK/json/route-$r.json"; done) \
     --argjson scale "$SCALE_JSON" --argjson settings "$SETTINGS_JSON" \
     --slurpfile record "$WORK/json/record.json" --slurpfile imported "$WORK/json/import.json" \
+    --slurpfile live <(cat "$WORK/json/live.json" 2>/dev/null || echo null) \
     '{routes: ($routes | add), record: ($record[0]
         + {archive_cost: (if $routes | add | has("post_message") and has("post_message_noarchive")
                           then ($routes | add) as $r
                                | {post_message_on_vs_off: ($r.post_message.rps / $r.post_message_noarchive.rps * 1000 | round / 1000),
                                   note: "post_message req/s with ARCHIVE=on over the same with ARCHIVE=off, same run"}
                           else null end)}),
-      "import": $imported[0], scale: $scale, settings: $settings}' >"$JSON_OUT"
+      "import": $imported[0], live: $live[0], scale: $scale, settings: $settings}' >"$JSON_OUT"
 
   echo
   echo "ganomede-chat benchmark: $ROOMS rooms x 100 messages, wrk -t$WRK_THREADS -c$WRK_CONNS, ${DURATION}s per measurement, $NCPU cores (${BUSY_BEFORE}% busy before), server LOG_LEVEL=warn"
@@ -62,6 +63,8 @@ report() {
   jq -r '.record | "The record: \(.archive.rows) messages, \(.archive.mb_per_million) MB per million (indexes included).",
       "  export of \(.export.messages) messages (NDJSON, \(.export.bytes / 1048576 | round) MB): \(.export.seconds) s, \(.export.messages_per_s) messages/s; server VmHWM \(.export.rss_before_kb) kB before, \(.export.rss_peak_kb) kB after (+\(.export.rss_growth_kb) kB)",
       (if .archive_cost then "  post_message with ARCHIVE=on: \(.archive_cost.post_message_on_vs_off * 100 | round) % of its req/s with ARCHIVE=off" else empty end)' "$JSON_OUT"
+  jq -r '.live // empty | "live: \(.ready) of \(.streams) event streams connected in \(.connect_ms) ms; \(.rate) posts/s: \(.events) of \(.expected) events, post 200 -> event p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, max \(.max_ms) ms",
+      "  server RSS \(.rss_idle_kb) kB idle, \(.rss_streams_kb) kB with the streams; post_message \(.post_rps_with) req/s with them connected vs \(.post_rps_without) without (x\(.post_rps_ratio))"' "$JSON_OUT"
   jq -r '.import | "import-redis: \(.rooms) rooms, \(.messages) messages in \(.seconds) s (\(.rooms_per_s) rooms/s, \(.messages_per_s) messages/s)"' "$JSON_OUT"
   echo
   echo "Notifications queued but not yet delivered when the load stopped (the dispatcher's backlog):"

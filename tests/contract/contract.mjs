@@ -21,6 +21,8 @@
 //                           the server's PostgreSQL (for the 503 answers)
 //   CONTRACT_RATE_BURST     the server's RATE_LIMIT_BURST when its
 //                           RATE_LIMIT_POSTS_PER_MINUTE is set (for the 429)
+//   CONTRACT_STREAMS_PER_USER  the server's LIVE_MAX_STREAMS_PER_USER (for
+//                           the 429 of GET events)
 //
 // Output: one line per check, then "N passed, M failed"; exit 1 on any failure.
 
@@ -47,6 +49,7 @@ const TABLE_TOKEN = process.env.CONTRACT_TABLE_TOKEN || '';
 const DB_STOP = process.env.CONTRACT_DB_STOP || '';
 const DB_START = process.env.CONTRACT_DB_START || '';
 const RATE_BURST = Number(process.env.CONTRACT_RATE_BURST || 0);
+const STREAMS_PER_USER = Number(process.env.CONTRACT_STREAMS_PER_USER || 0);
 
 if (!SECRET) {
   console.error('contract: API_SECRET must be set to the server\'s secret');
@@ -135,7 +138,9 @@ function report(name, problems) {
 // One request on a fresh connection. declaredLength: send only the headers
 // with this Content-Length (the server refuses an oversize body from the
 // headers alone, without reading it).
-function request({ method, path: p, headers = {}, body, contentType, gzip, declaredLength }) {
+// stream: for an event stream, resolve with what came up to the first
+// blank line (the stream's first block) and close it.
+function request({ method, path: p, headers = {}, body, contentType, gzip, declaredLength, stream }) {
   return new Promise((resolve, reject) => {
     const h = { ...headers };
     let payload = null;
@@ -155,7 +160,15 @@ function request({ method, path: p, headers = {}, body, contentType, gzip, decla
       method, path: p, headers: h, agent: false, timeout: 15000,
     }, (res) => {
       const chunks = [];
-      res.on('data', (c) => chunks.push(c));
+      res.on('data', (c) => {
+        chunks.push(c);
+        if (stream && /text\/event-stream/.test(res.headers['content-type'] || '')
+            && Buffer.concat(chunks).includes('\n\n')) {
+          const raw = Buffer.concat(chunks);
+          req.destroy();
+          resolve({ status: res.statusCode, headers: res.headers, raw, text: raw.toString('utf8') });
+        }
+      });
       res.on('end', () => {
         let raw = Buffer.concat(chunks);
         let decoded = raw;
@@ -281,7 +294,7 @@ async function run(c) {
     : (typeof c.body === 'string' ? c.body : JSON.stringify(c.body)));
   try {
     res = await request({ method: c.method, path: c.path, body, contentType, gzip: c.gzip,
-      declaredLength: c.declaredLength, headers: c.headers });
+      declaredLength: c.declaredLength, headers: c.headers, stream: c.stream });
   } catch (e) {
     report(c.name, [`request failed: ${e.message}`]);
     return null;
@@ -422,6 +435,7 @@ const T_EXPORT = '/chat/v1/auth/{authToken}/archive/export';
 const T_AUDIT = '/chat/v1/auth/{authToken}/audit';
 const T_PING = '/chat/v1/ping/{token}';
 const T_READ = '/chat/v1/auth/{authToken}/rooms/{roomId}/read';
+const T_EVENTS = '/chat/v1/auth/{authToken}/events';
 const T_HEALTH = '/chat/v1/health';
 const T_METRICS = '/chat/v1/metrics';
 const BIG = 65537;   // one byte past the default MAX_BODY_BYTES
@@ -736,6 +750,54 @@ async function main() {
     notExercised.push('429 on POST messages (CONTRACT_RATE_BURST unset)');
   }
 
+  // --- live: GET events and long-poll
+  await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${BOB}/events`, status: 200,
+    name: 'a stream starts with its position', stream: true,
+    check: (v, res) => [
+      ...(/^retry: \d+\nid: \d+-\d+\n\n/.test(v) ? [] : [`first block ${JSON.stringify(v)}`]),
+      ...(res.headers['cache-control'] === 'no-cache' ? [] : ['no Cache-Control: no-cache']),
+    ] });
+  await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${S}/events?room=${R}`, status: 200,
+    name: 'the secret follows a room', stream: true });
+  await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${S}/events`, status: 400,
+    name: 'the secret without room or user', code: 'BadRequest' });
+  await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${BOB}/events`, status: 400,
+    name: 'a bad Last-Event-ID', headers: { 'Last-Event-ID': 'yesterday' }, code: 'BadRequest' });
+  await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${BAD}/events`, status: 401,
+    name: 'unknown token', code: 'UnauthorizedError' });
+  await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${CAROL}/events?room=${R}`, status: 401,
+    name: 'not in the room', code: 'Unauthorized' });
+  await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${ALICE}/events?room=${encodeURIComponent(`${TYPE}/alice/zed`)}`,
+    status: 404, name: 'no such room', code: 'NotFound' });
+  if (STREAMS_PER_USER > 0) {
+    const WATCHER = encodeURIComponent(`${SECRET}.watcher`);
+    const held = [];
+    for (let i = 0; i < STREAMS_PER_USER; i++) {
+      held.push(await new Promise((resolve) => {
+        const req = http.get({ hostname: BASE.hostname, port: BASE.port, path: `${P}/auth/${WATCHER}/events`, agent: false },
+          (res) => res.once('data', () => resolve(req)));
+        req.on('error', () => resolve(req));
+      }));
+    }
+    await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${WATCHER}/events`, status: 429,
+      name: 'past the streams per user', code: 'TooManyRequests',
+      check: (v, res) => (Number(res.headers['retry-after']) >= 1 ? [] : ['no Retry-After']) });
+    for (const r of held) r.destroy();
+  } else {
+    notExercised.push('429 on GET events (CONTRACT_STREAMS_PER_USER unset)');
+  }
+  let newestId = '0';
+  await run({ method: 'GET', template: T_HIST, path: `${HIST}?after=0`, status: 200,
+    name: 'long-poll: what is there, at once', check: (v) => {
+      newestId = v.next;
+      return v.messages.length > 0 && v.next === String(v.messages[0].id) ? [] : [`answer ${JSON.stringify(v).slice(0, 200)}`];
+    } });
+  await run({ method: 'GET', template: T_HIST, path: `${HIST}?after=${newestId}&wait=1`, status: 200,
+    name: 'long-poll: nothing newer within 1 s',
+    check: (v) => (v.messages.length === 0 && v.next === newestId ? [] : [`answer ${JSON.stringify(v)}`]) });
+  await run({ method: 'GET', template: T_HIST, path: `${HIST}?after=1&before=5`, status: 400,
+    name: 'long-poll: after with before', code: 'BadRequest' });
+
   // --- moderation: search, export, redaction, holds, audit
   const MOD = `${P}/auth/${S}`;
   const WHY = { actor: 'contract', reason: `run ${run_id}` };
@@ -921,6 +983,9 @@ async function main() {
       const WHYDOWN = { actor: 'contract', reason: 'database down' };
       await run({ method: 'GET', template: T_ROOMS, path: `${P}/auth/${ALICE}/rooms`, status: 503,
         name: 'database down', code: 'ServiceUnavailable' });
+      await run({ method: 'GET', template: T_EVENTS, path: `${P}/auth/${ALICE}/events`, status: 503,
+        name: 'database down: what was missed cannot be read', headers: { 'Last-Event-ID': '1-0' },
+        code: 'ServiceUnavailable' });
       await run({ method: 'POST', template: T_READ, path: `${P}/auth/${ALICE}/rooms/${R}/read`, status: 503,
         name: 'database down', body: {}, code: 'ServiceUnavailable' });
       for (const [template, p] of [[T_HIST, `${P}/auth/${ALICE}/rooms/${R}/messages`], [T_SEARCH, `${MODDOWN}/archive/messages`],
@@ -978,7 +1043,7 @@ async function main() {
   const unexpected = missing.filter((k) => !k.endsWith(' 500')
     && !(k.endsWith(' 503') && !(DB_STOP && DB_START))
     && !(k.endsWith(' 403') && !BANNED)
-    && !(k.endsWith(' 429') && !RATE_BURST));
+    && !(k.endsWith(' 429') && !RATE_BURST && !STREAMS_PER_USER));
   if (untriggerable.length) notExercised.push(`500 InternalServer (cannot be triggered from outside): ${untriggerable.length} operations`);
   report('every documented status was exercised (500 aside)', unexpected.map((k) => `not exercised: ${k}`));
   for (const n of notExercised) console.log(`skipped ${n}`);
