@@ -360,17 +360,27 @@ enum store_result store_post_message(struct store *st, const char *room_id, cons
     const char *push_text = data && push ? json_object_to_json_string_ext(
         push, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
     PGresult *res = NULL;
-    enum db_status s = db_exec(
-        st->pool,
-        DB_CALL(SQL_POST_MESSAGE, room_id, sender, is_secret ? "t" : "f", msg ? "t" : "f",
-                msg ? msg->ts : NULL, msg ? (msg->ts_is_string ? "t" : "f") : NULL,
-                msg ? msg->type : NULL, msg ? msg->message : NULL, json, max, ttl, data,
-                push_text, lease, token ? digest : NULL, st->archive ? "t" : "f", req_id,
-                policies, key, key ? body_sha : NULL, key_ttl),
-        false, &res, req_id);
+    const char *store_it = msg ? "t" : "f", *ts = msg ? msg->ts : NULL;
+    const char *ts_is_string = msg ? (msg->ts_is_string ? "t" : "f") : NULL;
+    const char *type = msg ? msg->type : NULL, *text = msg ? msg->message : NULL;
+    const char *archive = st->archive ? "t" : "f", *secret = is_secret ? "t" : "f";
+    const char *token_sha = token ? digest : NULL;
+    /* The same post behind its key, or plain: the wrapper is not free. */
+    enum sql_statement id = key ? SQL_POST_MESSAGE_KEYED : SQL_POST_MESSAGE;
+    enum db_status s =
+        key ? db_exec(st->pool,
+                      DB_CALL(SQL_POST_MESSAGE_KEYED, room_id, sender, secret, store_it, ts,
+                              ts_is_string, type, text, json, max, ttl, data, push_text, lease,
+                              token_sha, archive, req_id, policies, key, body_sha, key_ttl),
+                      false, &res, req_id)
+            : db_exec(st->pool,
+                      DB_CALL(SQL_POST_MESSAGE, room_id, sender, secret, store_it, ts,
+                              ts_is_string, type, text, json, max, ttl, data, push_text, lease,
+                              token_sha, archive, req_id, policies),
+                      false, &res, req_id);
     free(json);
     free(data);
-    return store_posted(st, SQL_POST_MESSAGE, s, res, req_id);
+    return store_posted(st, id, s, res, req_id);
 }
 
 enum store_result store_system_message(struct store *st, const struct room_spec *spec,

@@ -63,10 +63,8 @@ make_pgbench_scripts() {
     {
       echo '\set r random(1, :rooms)'
       echo '\set ts random(1600000000000, 1700000000000)'
-      # no Idempotency-Key: key, body digest, key ttl
       pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
-        "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$archive" "'bench'" NULL \
-        NULL NULL 86400
+        "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" "$archive" "'bench'" NULL
     } >"$d/$name.sql"
   done
   {
@@ -74,8 +72,8 @@ make_pgbench_scripts() {
     echo '\set r random(1, :rooms)'
     echo '\set ts random(1600000000000, 1700000000000)'
     echo '\set k random(1, 1000000000000)'
-    pgb_statement post_message.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" "'bench'" \
-      "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" true "'bench'" NULL \
+    pgb_statement post_message_keyed.sql "$ROOM_X" "$USER_X" false true ":ts" false "'text'" \
+      "'bench'" "$MESSAGE_X" 100 5184000 "$NOTIFY_X" NULL 15000 "$TOKEN_X" true "'bench'" NULL \
       "('k' || :k)" "sha256(convert_to($MESSAGE_X, 'UTF8'))" 86400
   } >"$d/post_message_idem.sql"
   {
