@@ -122,7 +122,8 @@ deps:
 # FUZZ_SECONDS from its seed corpus in tests/fuzz/corpus/<name>/.
 FUZZ_TARGETS := router body config query
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS    := src/text.c src/router.c src/body.c src/room.c src/message.c src/config.c
+FUZZ_SRCS    := src/text.c src/router.c src/body.c src/room.c src/message.c src/config.c \
+                src/live_pos.c
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS)
 	@mkdir -p $(@D)
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -I src -fsanitize=fuzzer,address,undefined \

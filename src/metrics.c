@@ -154,8 +154,11 @@ char *metrics_render(const struct metrics_gauges *g)
         "chat_db_pool_connections %ld\n"
         "# HELP chat_db_pool_in_use Pool connections serving a request now.\n"
         "# TYPE chat_db_pool_in_use gauge\n"
-        "chat_db_pool_in_use %ld\n",
-        g->pool_size, g->pool_in_use);
+        "chat_db_pool_in_use %ld\n"
+        "# HELP chat_live_waiting Event streams and long-polls this server holds now.\n"
+        "# TYPE chat_live_waiting gauge\n"
+        "chat_live_waiting %ld\n",
+        g->pool_size, g->pool_in_use, g->live_waiting);
     if (!ok) {
         buf_free(&b);
         return NULL;

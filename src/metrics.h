@@ -23,6 +23,7 @@ struct metrics_gauges {
     long pool_in_use;
     long outbox_pending;
     long outbox_failed;
+    long live_waiting;     /* GET events and long-polls held */
 };
 
 /* The whole exposition text (caller frees), or NULL when out of memory. */

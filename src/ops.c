@@ -2,6 +2,7 @@
  * call, and the per-request counters. */
 #include "ops.h"
 
+#include "live.h"
 #include "metrics.h"
 #include "reply.h"
 #include "statsd.h"
@@ -50,6 +51,7 @@ void ops_metrics(struct app *app, const struct http_request *req, const struct r
     (void)m;
     struct metrics_gauges g = { .outbox_pending = -1, .outbox_failed = -1 };
     store_pool_stats(app->store, &g.pool_size, &g.pool_in_use);
+    g.live_waiting = live_waiting(app->live);
     if (store_outbox_stats(app->store, &g.outbox_pending, &g.outbox_failed, req->req_id) !=
         STORE_OK)
         g.outbox_pending = g.outbox_failed = -1;

@@ -365,7 +365,7 @@ function checkMetrics(text) {
   for (const name of ['chat_outbox_delivered_total', 'chat_outbox_retries_total', 'chat_outbox_given_up_total']) {
     if (byName.get(name)?.type !== 'COUNTER') problems.push(`no counter ${name}`);
   }
-  for (const name of ['chat_outbox_in_flight', 'chat_db_pool_connections', 'chat_db_pool_in_use']) {
+  for (const name of ['chat_outbox_in_flight', 'chat_db_pool_connections', 'chat_db_pool_in_use', 'chat_live_waiting']) {
     if (byName.get(name)?.type !== 'GAUGE') problems.push(`no gauge ${name}`);
   }
   if (problems.length) return problems;

@@ -1,12 +1,15 @@
 /* libFuzzer target: the values of the moderation routes' query strings
- * (times, ids, cursors, limits), as the handlers parse them. An accepted
- * time must come out as a decimal number of seconds that PostgreSQL's
- * double precision reads whole; an accepted number must be in range. */
+ * (times, ids, cursors, limits), as the handlers parse them, and the
+ * Last-Event-ID of GET events. An accepted time must come out as a decimal
+ * number of seconds that PostgreSQL's double precision reads whole; an
+ * accepted number must be in range; an accepted event id must be written
+ * back as the very same text. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "live_pos.h"
 #include "text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,6 +45,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long long v = 0;
     if (text_parse_positive(text, 1000, &v) && (v < 1 || v > 1000))
         abort();
+    struct live_pos pos;
+    char back[48];
+    if (live_pos_parse(text, &pos)) {
+        live_pos_format(pos, back, sizeof back);
+        /* Leading zeros are the one thing written back otherwise. */
+        if (text[0] != '0' && strchr(text, '-')[1] != '0' && strcmp(back, text) != 0)
+            abort();
+    }
     free(text);
     return 0;
 }

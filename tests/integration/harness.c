@@ -1401,6 +1401,20 @@ void api_post_msg(const char *token, const char *room_id, const char *body_json)
     resp_free(r);
 }
 
+void api_room_of_two(const char *type, const char *u1, const char *u2)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"type\":\"%s\",\"users\":[\"%s\",\"%s\"]}", type, u1, u2);
+    api_create_room(body);
+}
+
+void api_post_text(const char *token, const char *room_id, const char *text)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"timestamp\":1,\"type\":\"text\",\"message\":\"%s\"}", text);
+    api_post_msg(token, room_id, body);
+}
+
 /* ---- CHAT_WRAPPER, slow factor, waiting for an exit ------------------- */
 
 int h_wrapper_errors;

@@ -303,6 +303,10 @@ bool h_database_via(enum h_database_route route);
 void api_create_room(const char *body_json);
 /* POST a message as token into room_id (plain id, encoded here). */
 void api_post_msg(const char *token, const char *room_id, const char *body_json);
+/* POST rooms with the secret for the room TYPE/U1/U2 (U1, U2 sorted). */
+void api_room_of_two(const char *type, const char *u1, const char *u2);
+/* POST {"timestamp":1,"type":"text","message":TEXT} (TEXT plain) as TOKEN. */
+void api_post_text(const char *token, const char *room_id, const char *text);
 
 /* ---- faults helpers ---------------------------------------------------- */
 

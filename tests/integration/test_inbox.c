@@ -12,20 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void room(const char *type, const char *u1, const char *u2)
-{
-    char body[160];
-    snprintf(body, sizeof body, "{\"type\":\"%s\",\"users\":[\"%s\",\"%s\"]}", type, u1, u2);
-    api_create_room(body);
-}
-
-static void post(const char *token, const char *room_id, const char *text)
-{
-    char body[200];
-    snprintf(body, sizeof body, "{\"timestamp\":1,\"type\":\"text\",\"message\":\"%s\"}", text);
-    api_post_msg(token, room_id, body);
-}
-
 /* GET rooms as TOKEN with QUERY ("" or "?..."); 200 asserted; caller frees. */
 static resp_t *my_rooms(const char *token, const char *query)
 {
@@ -77,14 +63,14 @@ static void mark_read(const char *token, const char *id, const char *body, long 
 static void test_my_rooms_by_activity_with_last_message_and_unread(void **state)
 {
     (void)state;
-    room("t", "alice", "bob");
-    room("t", "alice", "carol");
-    room("t", "bob", "carol");
-    post(TOK_BOB, "t/alice/bob", "hi alice");
-    post(TOK_BOB, "t/alice/bob", "again");
+    api_room_of_two("t", "alice", "bob");
+    api_room_of_two("t", "alice", "carol");
+    api_room_of_two("t", "bob", "carol");
+    api_post_text(TOK_BOB, "t/alice/bob", "hi alice");
+    api_post_text(TOK_BOB, "t/alice/bob", "again");
     usleep(2000);
-    post(TOK_CAROL, "t/alice/carol", "from carol");
-    post(TOK_ALICE, "t/alice/carol", "my own");
+    api_post_text(TOK_CAROL, "t/alice/carol", "from carol");
+    api_post_text(TOK_ALICE, "t/alice/carol", "my own");
     resp_t *r = my_rooms(TOK_ALICE, "");
     assert_int_equal(json_object_array_length(rooms_of(r)), 2);
     assert_string_equal(room_id_at(r, 0), "t/alice/carol");
@@ -98,7 +84,7 @@ static void test_my_rooms_by_activity_with_last_message_and_unread(void **state)
     assert_true(json_object_is_type(json_object_object_get(resp_json(r), "next"), json_type_null));
     resp_free(r);
     /* A room without messages: activity is its creation, lastMessage null. */
-    room("u", "alice", "dave");
+    api_room_of_two("u", "alice", "dave");
     r = my_rooms(TOK_ALICE, "");
     assert_string_equal(room_id_at(r, 0), "u/alice/dave");
     assert_true(json_object_is_type(
@@ -110,8 +96,8 @@ static void test_my_rooms_by_activity_with_last_message_and_unread(void **state)
 static void test_secret_lists_any_users_rooms(void **state)
 {
     (void)state;
-    room("t", "alice", "bob");
-    room("t", "bob", "carol");
+    api_room_of_two("t", "alice", "bob");
+    api_room_of_two("t", "bob", "carol");
     resp_t *r = my_rooms(IT_SECRET, "?user=bob");
     assert_int_equal(json_object_array_length(rooms_of(r)), 2);
     resp_free(r);
@@ -144,7 +130,7 @@ static void test_paging_skips_no_room_while_posts_arrive(void **state)
     for (int i = 0; i < 30; i++) {
         char type[16];
         snprintf(type, sizeof type, "p%02d", i);
-        room(type, "alice", "bob");
+        api_room_of_two(type, "alice", "bob");
         snprintf(ids[i], sizeof ids[i], "%s/alice/bob", type);
     }
     bool seen[30] = { false };
@@ -160,8 +146,8 @@ static void test_paging_skips_no_room_while_posts_arrive(void **state)
                     seen[k] = true;
         json_object *next = json_object_object_get(resp_json(r), "next");
         /* Activity meanwhile: one room likely seen, one likely not. */
-        post(TOK_BOB, ids[(pages * 7) % 30], "seen");
-        post(TOK_BOB, ids[29 - pages], "unseen");
+        api_post_text(TOK_BOB, ids[(pages * 7) % 30], "seen");
+        api_post_text(TOK_BOB, ids[29 - pages], "unseen");
         pages++;
         if (!next || json_object_is_type(next, json_type_null) || pages > 20) {
             resp_free(r);
@@ -182,16 +168,16 @@ static void test_unread_follows_reads_and_trims(void **state)
 {
     (void)state;
     h_srv = scoped_server(OVERRIDES("MAX_MESSAGES=5"));
-    room("t", "alice", "bob");
+    api_room_of_two("t", "alice", "bob");
     for (int i = 0; i < 8; i++)
-        post(TOK_BOB, "t/alice/bob", "b");
+        api_post_text(TOK_BOB, "t/alice/bob", "b");
     /* Counted among the messages the room keeps: capped at MAX_MESSAGES. */
     assert_int_equal(unread_now(TOK_ALICE, "t/alice/bob"), 5);
     mark_read(TOK_ALICE, "t/alice/bob", NULL, 200);
     assert_int_equal(unread_now(TOK_ALICE, "t/alice/bob"), 0);
-    post(TOK_BOB, "t/alice/bob", "b9");
-    post(TOK_ALICE, "t/alice/bob", "mine");
-    post(TOK_BOB, "t/alice/bob", "b10");
+    api_post_text(TOK_BOB, "t/alice/bob", "b9");
+    api_post_text(TOK_ALICE, "t/alice/bob", "mine");
+    api_post_text(TOK_BOB, "t/alice/bob", "b10");
     assert_int_equal(unread_now(TOK_ALICE, "t/alice/bob"), 2);
     /* Up to a given message: the marker survives trimming past it. */
     long long b9 = db_long("SELECT id FROM messages WHERE room_id = 't/alice/bob' "
@@ -202,7 +188,7 @@ static void test_unread_follows_reads_and_trims(void **state)
     assert_int_equal(unread_now(TOK_ALICE, "t/alice/bob"), 1);
     /* Four more keep b10 and trim b9 (5 kept): b10 still unread. */
     for (int i = 0; i < 4; i++)
-        post(TOK_ALICE, "t/alice/bob", "push b9 out");
+        api_post_text(TOK_ALICE, "t/alice/bob", "push b9 out");
     assert_int_equal(db_long("SELECT count(*) FROM messages WHERE message = 'b9'", 0, NULL), 0);
     assert_int_equal(unread_now(TOK_ALICE, "t/alice/bob"), 1);
     /* Never back: an older id keeps the newer marker. */
@@ -219,8 +205,8 @@ static void test_unread_follows_reads_and_trims(void **state)
 static void test_read_marker_errors(void **state)
 {
     (void)state;
-    room("t", "alice", "bob");
-    post(TOK_BOB, "t/alice/bob", "x");
+    api_room_of_two("t", "alice", "bob");
+    api_post_text(TOK_BOB, "t/alice/bob", "x");
     mark_read(TOK_CAROL, "t/alice/bob", NULL, 401);
     mark_read(TOK_ALICE, "t/alice/nobody", NULL, 404);
     mark_read(IT_SECRET, "t/alice/bob", NULL, 401);
@@ -237,15 +223,15 @@ static void test_read_marker_errors(void **state)
 static void test_markers_go_with_the_room(void **state)
 {
     (void)state;
-    room("t", "alice", "bob");
-    post(TOK_BOB, "t/alice/bob", "old");
+    api_room_of_two("t", "alice", "bob");
+    api_post_text(TOK_BOB, "t/alice/bob", "old");
     mark_read(TOK_ALICE, "t/alice/bob", NULL, 200);
     db_expire_room("t/alice/bob");
     resp_t *r = my_rooms(TOK_ALICE, "");
     assert_int_equal(json_object_array_length(rooms_of(r)), 0);
     resp_free(r);
-    room("t", "alice", "bob");
-    post(TOK_BOB, "t/alice/bob", "new");
+    api_room_of_two("t", "alice", "bob");
+    api_post_text(TOK_BOB, "t/alice/bob", "new");
     assert_int_equal(unread_now(TOK_ALICE, "t/alice/bob"), 1);
     char *out = NULL, *err = NULL;
     db_expire_room("t/alice/bob");
@@ -271,7 +257,7 @@ static resp_t *post_keyed(server_t *s, const char *token, const char *room_id, c
 static void test_same_key_stores_once(void **state)
 {
     (void)state;
-    room("t", "alice", "bob");
+    api_room_of_two("t", "alice", "bob");
     const char *body = "{\"timestamp\":1,\"type\":\"text\",\"message\":\"once\"}";
     for (int i = 0; i < 3; i++) {
         resp_t *r = post_keyed(h_srv, TOK_ALICE, "t/alice/bob", "k-1", body);
@@ -288,22 +274,22 @@ static void test_same_key_stores_once(void **state)
     r = post_keyed(h_srv, TOK_BOB, "t/alice/bob", "k-1", body);
     assert_empty_ok(r);
     resp_free(r);
-    room("t", "alice", "carol");
+    api_room_of_two("t", "alice", "carol");
     r = post_keyed(h_srv, TOK_ALICE, "t/alice/carol", "k-1", body);
     assert_empty_ok(r);
     resp_free(r);
     assert_int_equal(db_count_messages("t/alice/bob"), 2);
     assert_int_equal(db_count_messages("t/alice/carol"), 1);
     /* Without the header, as ever: every post is stored. */
-    post(TOK_ALICE, "t/alice/bob", "plain");
-    post(TOK_ALICE, "t/alice/bob", "plain");
+    api_post_text(TOK_ALICE, "t/alice/bob", "plain");
+    api_post_text(TOK_ALICE, "t/alice/bob", "plain");
     assert_int_equal(db_count_messages("t/alice/bob"), 4);
 }
 
 static void test_refused_post_does_not_keep_its_key(void **state)
 {
     (void)state;
-    room("t", "alice", "bob");
+    api_room_of_two("t", "alice", "bob");
     db_meta("alice", "$banned", "1");
     const char *body = "{\"timestamp\":1,\"type\":\"text\",\"message\":\"later\"}";
     resp_t *r = post_keyed(h_srv, TOK_ALICE, "t/alice/bob", "k-2", body);
@@ -319,7 +305,7 @@ static void test_refused_post_does_not_keep_its_key(void **state)
 static void test_two_servers_share_keys(void **state)
 {
     (void)state;
-    room("t", "alice", "bob");
+    api_room_of_two("t", "alice", "bob");
     server_t *other = scoped_server(NULL);
     const char *body = "{\"timestamp\":1,\"type\":\"text\",\"message\":\"shared\"}";
     resp_t *r = post_keyed(h_srv, TOK_ALICE, "t/alice/bob", "k-3", body);
@@ -336,7 +322,7 @@ static void test_keys_expire(void **state)
     (void)state;
     server_t *s = scoped_server(OVERRIDES("IDEMPOTENCY_TTL_SECONDS=1"));
     h_srv = s;
-    room("t", "alice", "bob");
+    api_room_of_two("t", "alice", "bob");
     const char *body = "{\"timestamp\":1,\"type\":\"text\",\"message\":\"ttl\"}";
     resp_t *r = post_keyed(s, TOK_ALICE, "t/alice/bob", "k-4", body);
     assert_empty_ok(r);
@@ -400,9 +386,9 @@ static void test_rate_limit_answers_429_with_retry_after(void **state)
     (void)state;
     server_t *s = scoped_server(OVERRIDES("RATE_LIMIT_POSTS_PER_MINUTE=60", "RATE_LIMIT_BURST=3"));
     h_srv = s;
-    room("t", "alice", "bob");
+    api_room_of_two("t", "alice", "bob");
     for (int i = 0; i < 3; i++)
-        post(TOK_ALICE, "t/alice/bob", "burst");
+        api_post_text(TOK_ALICE, "t/alice/bob", "burst");
     resp_t *r = http_post("{\"timestamp\":1,\"type\":\"text\",\"message\":\"too many\"}",
                           PFX "/auth/%s/rooms/%s/messages", TOK_ALICE, enc("t/alice/bob"));
     assert_error(r, 429, "TooManyRequests", NULL);
@@ -413,12 +399,12 @@ static void test_rate_limit_answers_429_with_retry_after(void **state)
     resp_free(r);
     assert_int_equal(db_count_messages("t/alice/bob"), 3);
     /* Another user has a bucket of their own; the secret has none. */
-    post(TOK_BOB, "t/alice/bob", "bob is fine");
+    api_post_text(TOK_BOB, "t/alice/bob", "bob is fine");
     for (int i = 0; i < 5; i++)
-        post(IT_SECRET, "t/alice/bob", "secret");
+        api_post_text(IT_SECRET, "t/alice/bob", "secret");
     /* One post a second comes back. */
     usleep(1100 * 1000);
-    post(TOK_ALICE, "t/alice/bob", "again");
+    api_post_text(TOK_ALICE, "t/alice/bob", "again");
     assert_int_equal(db_count_messages("t/alice/bob"), 10);
 }
 
