@@ -1,7 +1,7 @@
 -- live_poll: the messages after position ($1 xid, $2 id) stored by
 -- transactions older than every one still running (this statement's
--- snapshot xmin, the horizon), in (xid, id) order, at most $3; with $4
--- false, none (only the horizon: no one is listening). Every row carries
+-- snapshot xmin, the horizon), in (xid, id) order, at most $3 (with no
+-- one waiting, live_horizon.sql is read instead). Every row carries
 -- the horizon; with no message, one row of horizon and NULLs. users: the
 -- room's users as a JSON array, for the streams of each.
 WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon)
@@ -13,7 +13,7 @@ SELECT h.horizon::text AS horizon, m.xid::text AS xid, m.id, m.room_id, m.json_t
         SELECT x.xid, x.id, x.room_id, x.json_text, x.ts, x.ts_is_string, x.sender, x.type,
                x.message
           FROM messages x
-         WHERE $4::boolean AND x.xid >= $1::xid8 AND x.xid < h.horizon
+         WHERE x.xid >= $1::xid8 AND x.xid < h.horizon
            AND (x.xid, x.id) > ($1::xid8, $2::bigint)
          ORDER BY x.xid, x.id
          LIMIT $3::integer) m ON true

@@ -132,56 +132,85 @@ static bool handlers_users_exclude(struct json_object *body, const char *usernam
     return true;
 }
 
+/* What a create-room write needs (caller_write runs it once, or twice when
+ * the token cache's guess of the caller was wrong). */
+struct handlers_open {
+    struct app *app;
+    struct json_object *body;
+    const struct room_spec *spec;
+    bool valid;                  /* SPEC parsed */
+    char err[160];               /* why not */
+    struct json_object *room;    /* the answer on STORE_OK */
+    const char *req_id;
+};
+
+/* The checks after the token, in the original's order (ban, membership in
+ * body.users, body), then the one statement (store_create_room). */
+static enum store_result handlers_open(void *cls, const struct caller *who)
+{
+    struct handlers_open *o = cls;
+    struct app *app = o->app;
+    const char *caller = who->kind == AUTH_SECRET ? NULL : who->username;
+    char *policies = NULL;
+    if (caller && !usermeta_fetch(app->usermeta, &caller, 1, &policies, o->req_id))
+        return STORE_POLICIES_DOWN;
+    bool outsider = caller && (o->valid ? !room_spec_has_user(o->spec, caller)
+                                        : handlers_users_exclude(o->body, caller));
+    enum store_result r;
+    if (!o->valid || outsider) {
+        /* The ban answer comes first; look it up only on this error path,
+         * for a caller who is known, not guessed. */
+        r = who->guessed ? STORE_BAD_TOKEN
+            : caller     ? store_is_banned(app->store, caller, policies, o->req_id)
+                         : STORE_OK;
+        if (r == STORE_OK)
+            r = outsider ? STORE_NOT_MEMBER : STORE_VALID;
+    } else {
+        json_object_put(o->room);
+        o->room = NULL;
+        r = store_create_room(app->store, o->spec, caller, who->guessed ? who->token : NULL,
+                              policies, &o->room, o->req_id);
+    }
+    free(policies);
+    return r;
+}
+
 /* Order as the original: token, ban, membership in body.users, body; then
- * a live room of the same id must have the same type and users (409). */
+ * a live room of the same id must have the same type and users (409). A
+ * returning player's token is checked by the room's own statement: one
+ * round trip. */
 void handlers_create_room(struct app *app, const struct http_request *req,
                           const struct route_match *m, struct http_response *resp)
 {
-    struct json_object *body = NULL, *room = NULL;
+    struct json_object *body = NULL;
     struct room_spec spec = { 0 };
     struct caller who = { 0 };
-    char err[160], *policies = NULL;
-    if (!app_parse_body(app, req, &body, resp) ||
-        !caller_resolve(&app->callers, m->token, &who, resp, req->req_id))
+    struct handlers_open open = { .app = app, .spec = &spec, .req_id = req->req_id };
+    enum store_result r = STORE_ERROR;
+    if (!app_parse_body(app, req, &body, resp))
         goto out;
-    const char *caller = who.kind == AUTH_SECRET ? NULL : who.username;
-    if (caller && !usermeta_fetch(app->usermeta, &caller, 1, &policies, req->req_id)) {
-        reply_store_failure(resp, STORE_POLICIES_DOWN);
+    open.body = body;
+    open.valid = room_spec_parse(body, &app->limits, &spec, open.err, sizeof open.err);
+    if (!caller_write(&app->callers, m->token, &who, handlers_open, &open, &r, resp,
+                      req->req_id))
         goto out;
-    }
-    bool valid = room_spec_parse(body, &app->limits, &spec, err, sizeof err);
-    bool outsider = caller && (valid ? !room_spec_has_user(&spec, caller)
-                                     : handlers_users_exclude(body, caller));
-    if (!valid || outsider) {
-        /* The ban answer comes first; look it up only on this error path. */
-        enum store_result banned =
-            caller ? store_is_banned(app->store, caller, policies, req->req_id) : STORE_OK;
-        if (banned != STORE_OK)
-            reply_store_failure(resp, banned);
-        else if (outsider)
-            reply_store_failure(resp, STORE_NOT_MEMBER);
-        else
-            http_response_error(resp, 400, "BadRequest", err);
-        goto out;
-    }
-    enum store_result r = store_create_room(app->store, &spec, caller, policies, &room,
-                                            req->req_id);
     if (r == STORE_OK)
         recent_writers_mark(app->writers, who.username);
     /* The store compared the stored room with the body; its members are
      * checked again on what is about to be sent. */
-    if (r == STORE_OK && caller && !handlers_room_has_user(room, caller))
+    if (r == STORE_OK && who.kind != AUTH_SECRET && !handlers_room_has_user(open.room, who.username))
         r = STORE_CONFLICT;
-    if (r != STORE_OK) {
+    if (r == STORE_VALID) {
+        http_response_error(resp, 400, "BadRequest", open.err);
+    } else if (r != STORE_OK) {
         reply_store_failure(resp, r);
-        goto out;
+    } else {
+        resp->json = open.room;
+        open.room = NULL;
+        resp->status = 200;
     }
-    resp->json = room;
-    room = NULL;
-    resp->status = 200;
 out:
-    free(policies);
-    json_object_put(room);
+    json_object_put(open.room);
     room_spec_free(&spec);
     caller_free(&who);
     json_object_put(body);

@@ -364,16 +364,20 @@ static bool live_poll_once(struct live_hub *hub, bool *full)
     snprintf(id, sizeof id, "%" PRId64, from.id);
     snprintf(batch, sizeof batch, "%d", LIVE_POLL_BATCH);
     PGresult *res = NULL;
-    if (db_exec(hub->pool, DB_CALL(SQL_LIVE_POLL, xid, id, batch, listening ? "t" : "f"), true,
-                &res, NULL) != DB_OK)
-        return false;
-    if (!db_result_shape(res, SQL_LIVE_POLL, LC_USERS + 1, 1, -1, NULL)) {
+    /* With no one waiting, only the horizon: no table is read (or locked). */
+    bool polled = listening
+                  ? db_exec(hub->pool, DB_CALL(SQL_LIVE_POLL, xid, id, batch), true, &res,
+                            NULL) == DB_OK &&
+                        db_result_shape(res, SQL_LIVE_POLL, LC_USERS + 1, 1, -1, NULL)
+                  : db_exec(hub->pool, DB_CALL0(SQL_LIVE_HORIZON), true, &res, NULL) == DB_OK &&
+                        db_result_shape(res, SQL_LIVE_HORIZON, 1, 1, 1, NULL);
+    if (!polled) {
         PQclear(res);
         return false;
     }
     uint64_t horizon = 0;
     (void)live_xid_parse(PQgetvalue(res, 0, 0), &horizon);
-    int rows = PQgetisnull(res, 0, LC_XID) ? 0 : PQntuples(res);
+    int rows = !listening || PQgetisnull(res, 0, LC_XID) ? 0 : PQntuples(res);
     struct live_event *evs = rows ? calloc((size_t)rows, sizeof *evs) : NULL;
     int ok = 0;
     for (int i = 0; i < rows && evs; i++)

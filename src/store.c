@@ -33,6 +33,9 @@ static struct json_object *store_text(PGresult *res, int row, int col);
 static void store_free_result(struct json_object *o, void *res);
 static struct json_object *store_message_row(PGresult *res, int row);
 static struct json_object *store_room_json(const char *id, PGresult *res);
+static struct json_object *store_message_row(PGresult *res, int row);
+static void store_add(struct json_object *o, const char *key, struct json_object *value);
+static void store_free_result(struct json_object *o, void *res);
 static char *store_json_text(struct json_object *o);
 static char *store_notification_data(const char *room_id, const char *sender,
                                      const struct message_spec *msg);
@@ -129,6 +132,10 @@ enum store_result store_is_banned(struct store *st, const char *username, const 
 /* Rows of get_room.sql: the header (caller, type, users as JSON text),
  * then one row per message: its JSON, or (stored before migration 0004)
  * ts, ts_is_string, sender, type, message. */
+/* POST rooms moves a room's expiry only when that gains more than
+ * 1/STORE_REFRESH_SLACK_DIVISOR of the TTL (docs/api.md: the precision). */
+#define STORE_REFRESH_SLACK_DIVISOR 100
+
 enum get_room_column { GR_CALLER, GR_TYPE, GR_USERS, GR_JSON, GR_TS, GR_TS_IS_STRING, GR_SENDER,
                        GR_MESSAGE_TYPE, GR_MESSAGE, GR_COLUMNS };
 
@@ -247,39 +254,69 @@ static enum store_result store_get_room_on(struct store *st, struct db_pool *poo
     return out;
 }
 
+/* The room SPEC names, as POST rooms answers it: its messages are rows 1..
+ * of RES (open_room.sql, shaped as get_room.sql's), or none without RES.
+ * With RES, the room owns it. */
+static struct json_object *store_spec_room(const struct room_spec *spec, PGresult *res)
+{
+    int rows = res ? PQntuples(res) : 1;
+    struct json_object *j = json_object_new_object();
+    struct json_object *names = json_object_new_array_ext((int)spec->nusers);
+    for (size_t i = 0; i < spec->nusers; i++)
+        json_object_array_add(names, json_object_new_string(spec->users[i]));
+    struct json_object *messages = json_object_new_array_ext(rows - 1);
+    for (int i = 1; i < rows; i++)
+        json_object_array_add(messages, store_message_row(res, i));
+    store_add(j, "id", json_object_new_string(spec->id));
+    store_add(j, "type", json_object_new_string(spec->type));
+    store_add(j, "users", names);
+    store_add(j, "messages", messages);
+    if (res)
+        json_object_set_userdata(j, res, store_free_result);
+    return j;
+}
+
 enum store_result store_create_room(struct store *st, const struct room_spec *spec,
-                                    const char *caller, const char *policies,
-                                    struct json_object **room, const char *req_id)
+                                    const char *caller, const char *token,
+                                    const char *policies, struct json_object **room,
+                                    const char *req_id)
 {
     *room = NULL;
-    char ttl[24];
+    char ttl[24], limit[24], slack[24], digest[DIGEST_PARAM_SIZE];
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
+    snprintf(limit, sizeof limit, "%ld", st->max_messages);
+    /* A stored expiry this close to now + TTL is not written again: a room
+     * opened again and again costs no write (and no WAL flush) in between. */
+    snprintf(slack, sizeof slack, "%ld", st->room_ttl_seconds / STORE_REFRESH_SLACK_DIVISOR);
+    if (token && !digest_token_param(token, digest))
+        return STORE_ERROR;
     char *users = room_spec_users_literal(spec);
     if (!users)
         return STORE_ERROR;
-    char status[16] = "";
-    enum store_result out = store_value(
-        st, DB_CALL(SQL_CREATE_ROOM, spec->id, spec->type, users, caller, ttl, policies), false, status,
-        sizeof status, req_id);
+    PGresult *res = NULL;
+    enum db_status s = db_exec(st->pool,
+                               DB_CALL(SQL_OPEN_ROOM, spec->id, spec->type, users, caller, ttl,
+                                       policies, limit, token ? digest : NULL, slack),
+                               false, &res, req_id);
     free(users);
-    if (out == STORE_OK)
-        out = store_from_status(status);
-    bool created = strcmp(status, "created") == 0;
-    if (out != STORE_OK)
-        return out;
-    if (!created)
-        return store_get_room_on(st, st->pool, spec->id, NULL, NULL, room, req_id);
-    /* A new room: the body says everything, no need to read it back. */
-    struct json_object *j = json_object_new_object();
-    struct json_object *names = json_object_new_array();
-    for (size_t i = 0; i < spec->nusers; i++)
-        json_object_array_add(names, json_object_new_string(spec->users[i]));
-    json_object_object_add(j, "id", json_object_new_string(spec->id));
-    json_object_object_add(j, "type", json_object_new_string(spec->type));
-    json_object_object_add(j, "users", names);
-    json_object_object_add(j, "messages", json_object_new_array());
-    *room = j;
-    return STORE_OK;
+    if (s != DB_OK)
+        return store_from_db(s);
+    if (!db_result_shape(res, SQL_OPEN_ROOM, GR_COLUMNS, 1, -1, req_id)) {
+        PQclear(res);
+        return STORE_ERROR;
+    }
+    const char *status = PQgetvalue(res, 0, GR_CALLER);
+    enum store_result out = store_from_status(status);
+    bool exists = strcmp(status, "exists") == 0;
+    if (out == STORE_OK) {
+        /* The room is SPEC's (same type, same users): built from it, with
+         * the messages of the same call when it was there already. */
+        *room = store_spec_room(spec, exists ? res : NULL);
+        if (exists)
+            res = NULL;
+    }
+    PQclear(res);
+    return out;
 }
 
 /* O as compact JSON text, then O put (caller frees the text; NULL when

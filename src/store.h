@@ -90,15 +90,19 @@ enum store_result store_get_room(struct store *st, const char *room_id, const ch
                                  bool fresh, char **caller, struct json_object **room,
                                  const char *req_id);
 
-/* Creates SPEC's room or refreshes the live one; CALLER (NULL for the API
- * secret) is checked for a ban first (STORE_BANNED). STORE_CONFLICT, with
- * nothing changed, when the live room of SPEC's id has another type or
- * other users. On STORE_OK, *ROOM is the room's JSON with its messages
- * (caller puts it). */
+/* Creates SPEC's room or refreshes the live one, in one statement
+ * (open_room.sql); CALLER (NULL for the API secret) is checked for a ban
+ * first (STORE_BANNED). TOKEN, when not NULL, is the table token whose
+ * remembered user CALLER is: the statement checks it (STORE_BAD_TOKEN).
+ * STORE_CONFLICT, with nothing changed, when the live room of SPEC's id
+ * has another type or other users. The live room's expiry is written only
+ * when it moves by more than 1 % of the TTL. On STORE_OK, *ROOM is the
+ * room's JSON with its messages (caller puts it). */
 __attribute__((warn_unused_result))
 enum store_result store_create_room(struct store *st, const struct room_spec *spec,
-                                    const char *caller, const char *policies,
-                                    struct json_object **room, const char *req_id);
+                                    const char *caller, const char *token,
+                                    const char *policies, struct json_object **room,
+                                    const char *req_id);
 
 /* A write's Idempotency-Key (docs/api.md): KEY (NULL: none) and the
  * request body it was sent with (compared by its SHA-256). */

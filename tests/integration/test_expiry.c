@@ -281,6 +281,34 @@ static void test_room_expires_in_real_time(void **state)
     resp_free(r);
 }
 
+/* Creating a live room again moves its expiry only when that gains more
+ * than 1 % of the TTL: the row is not written otherwise (same expires_at,
+ * same row version), and the answer is the room with its messages. */
+static void test_create_again_writes_the_room_once_per_one_percent_of_the_ttl(void **state)
+{
+    (void)state;
+    h_srv = scoped_server(OVERRIDES("ROOM_TTL_SECONDS=100000"));   /* slack: 1,000 s */
+    make_room_with_messages("t", "alice", "bob", 2);
+    char *before = db_text("SELECT expires_at::text || ' ' || xmin::text FROM rooms WHERE id = $1",
+                           PARAMS(ROOM));
+    resp_t *r = http_post(ROOM_BODY, PFX "/auth/%s/rooms", TOK_ALICE);
+    assert_room(r, ROOM, "t", USERS("alice", "bob"), 2);
+    resp_free(r);
+    char *after = db_text("SELECT expires_at::text || ' ' || xmin::text FROM rooms WHERE id = $1",
+                          PARAMS(ROOM));
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    /* 1,001 s short of the full TTL: written again. */
+    db_exec("UPDATE rooms SET expires_at = now() + interval '98999 seconds' WHERE id = $1",
+            PARAMS(ROOM));
+    r = http_post(ROOM_BODY, PFX "/auth/%s/rooms", TOK_ALICE);
+    assert_room(r, ROOM, "t", USERS("alice", "bob"), 2);
+    resp_free(r);
+    assert_int_equal(db_long("SELECT (expires_at > now() + interval '99990 seconds')::int "
+                             "FROM rooms WHERE id = $1", PARAMS(ROOM)), 1);
+}
+
 int run_expiry_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +324,7 @@ int run_expiry_tests(void)
         T(test_reading_a_room_does_not_refresh_expiry),
         T(test_room_ttl_seconds_sets_the_expiry),
         T(test_room_expires_in_real_time),
+        T(test_create_again_writes_the_room_once_per_one_percent_of_the_ttl),
     };
     return cmocka_run_group_tests_name("expiry", tests, group_setup_default,
                                        group_teardown_server);
