@@ -91,6 +91,7 @@ source "$BENCH/import.sh"
 source "$BENCH/live.sh"
 # shellcheck source=bench/report.sh
 source "$BENCH/report.sh"
+source "$BENCH/chart.sh"
 
 # ---------------------------------------------------------------- packages
 # Build and database packages (and wrk, deps.sh's `bench` group) through
@@ -158,6 +159,9 @@ SERVER_PID=0
 
 reseed "$ROOMS"
 MAIN_SEED_SECONDS=$SEED_SECONDS
+log "== point-lookup ceiling (pgbench -S, $WRK_CONNS and $BENCH_HTTP_THREADS clients)"
+point_ceiling
+log "   $POINT_RPS tx/s with $WRK_CONNS clients, $POINT_POOL_RPS with $BENCH_HTTP_THREADS"
 for r in "${ROUTES[@]}"; do measure_route "$r"; done
 measure_record
 measure_import

@@ -11,7 +11,8 @@
 #          pgaudit: the group that proves no token reaches PostgreSQL's log)
 #   infra  what `make test-infra` adds: pg_cron (the expiry scheduled in
 #          PostgreSQL); standbys need only the server (pg_basebackup)
-#   bench  wrk, the HTTP load generator, jq, and redis-server (import-redis timed)
+#   bench  wrk, the HTTP load generator, jq, redis-server (import-redis timed),
+#          gnuplot-nox (build/bench.svg)
 #   check  valgrind, and clang with libFuzzer and the sanitizer runtimes
 # Add a group by adding one line to PKG_GROUPS.
 set -euo pipefail
@@ -21,7 +22,7 @@ declare -A PKG_GROUPS=(
   [db]="postgresql postgresql-client"
   [test]="postgresql-15-pgaudit redis-server pgbouncer"
   [infra]="postgresql-15-cron"
-  [bench]="wrk jq redis-server"
+  [bench]="wrk jq redis-server gnuplot-nox"
   [check]="valgrind clang libclang-rt-14-dev"
 )
 

@@ -90,11 +90,12 @@ make_pgbench_scripts() {
   } >"$d/history.sql"
   {
     echo '\set r random(1, :rooms)'
-    pgb_statement auth_lookup.sql "$TOKEN_X"
-    # id, type, users, caller, ttl, policies (the table); the room exists, so
-    # the service then reads it
-    pgb_statement create_room.sql "$ROOM_X" "'bench'" "$USERS_X" "$USER_X" 5184000 NULL
-    pgb_statement get_room.sql "$ROOM_X" 100 NULL
+    # A returning user (token cache): one statement that checks the token,
+    # finds the room and reads its messages; the expiry is written once per
+    # 1 % of the TTL only. id, type, users, caller, ttl, policies (the
+    # table), messages, token, slack
+    pgb_statement open_room.sql "$ROOM_X" "'bench'" "$USERS_X" "$USER_X" 5184000 NULL 100 \
+      "$TOKEN_X" 51840
   } >"$d/create_room.sql"
   local f
   for f in "$d"/*.sql; do cp "$f" "$LOGS/pgbench-${f##*/}"; done
@@ -140,3 +141,25 @@ http_ceiling() {
   stop_pid "$pid"
 }
 
+
+# point_ceiling: pgbench -S (one primary-key lookup per transaction on
+# pgbench's own 100,000-row table, prepared) with wrk's clients and with the
+# server's pool: the most any request that must ask PostgreSQL once can
+# reach on this machine, measured once per run and set next to every route
+# (POINT_RPS, POINT_POOL_RPS). Its tables are dropped afterwards.
+point_ceiling() {
+  local c file tps=()
+  "$PGBENCH" -i -s 1 -q -n "$DB_URL" >"$LOGS/pgbench-point-init.txt" 2>&1 ||
+    { tail -n 20 "$LOGS/pgbench-point-init.txt" >&2; die "pgbench -i failed"; }
+  for c in "$WRK_CONNS" "$BENCH_HTTP_THREADS"; do
+    file=$LOGS/pgbench-point-c$c.txt
+    "$PGBENCH" -S -M prepared -c "$c" -j "$WRK_THREADS" -T "$((WARMUP + DURATION))" -P 1 -n \
+      "$DB_URL" >"$file" 2>&1 || { tail -n 20 "$file" >&2; die "pgbench -S failed (see $file)"; }
+    tps+=("$(awk -v w="$WARMUP" '$1 == "progress:" && $2 + 0 > w { sum += $4; n++ }
+                                END { if (n) printf "%.1f", sum / n }' "$file")")
+  done
+  POINT_RPS=${tps[0]}
+  POINT_POOL_RPS=${tps[1]}
+  [[ -n $POINT_RPS && -n $POINT_POOL_RPS ]] || die "no progress reports from pgbench -S"
+  sql -c 'DROP TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history'
+}

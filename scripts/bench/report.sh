@@ -16,6 +16,7 @@ report() {
     --arg max_wal_size "$(sql_value 'SHOW max_wal_size')" \
     --arg checkpoint_timeout "$(sql_value 'SHOW checkpoint_timeout')" \
     --argjson total_seconds "$((SECONDS - T_START))" --argjson machine_busy_before_pct "$BUSY_BEFORE" \
+    --argjson point_ceiling_rps "$POINT_RPS" --argjson point_ceiling_pool_rps "$POINT_POOL_RPS" \
     --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src sql migrations 2>/dev/null || echo '+dirty')" \
     '$ARGS.named + {
        server: {HTTP_THREADS: ($http_threads | tonumber), DB_POOL_SIZE: "0 (one per HTTP thread)", LOG_LEVEL: "warn",
@@ -42,17 +43,19 @@ report() {
 
   echo
   echo "ganomede-chat benchmark: $ROOMS rooms x 100 messages, wrk -t$WRK_THREADS -c$WRK_CONNS, ${DURATION}s per measurement, $NCPU cores (${BUSY_BEFORE}% busy before), server LOG_LEVEL=warn"
-  printf '%-23s %9s %8s %8s %6s %9s %10s %6s %10s %6s %10s %6s\n' \
-    route req/s p50_ms p99_ms errors rss_kb db_ceiling "%db" db_pool "%pool" http_ceil "%http"
+  printf '%-23s %9s %8s %8s %6s %9s %10s %6s %10s %6s %10s %6s %10s %6s\n' \
+    route req/s p50_ms p99_ms errors rss_kb db_ceiling "%db" db_pool "%pool" point "%pt" http_ceil "%http"
   for r in "${ROUTES[@]}"; do
     jq -r --arg r "$r" '[$r, (.rps | tostring), (.p50_ms | tostring), (.p99_ms | tostring),
         (.errors | tostring), (.rss_kb | tostring), (.db_ceiling_rps | tostring),
         ((.ratio_db * 100 | round | tostring) + "%"), (.db_ceiling_pool_rps | tostring),
-        ((.ratio_db_pool * 100 | round | tostring) + "%"), (.http_ceiling_rps | tostring),
+        ((.ratio_db_pool * 100 | round | tostring) + "%"), (.point_ceiling_rps | tostring),
+        ((.ratio_point * 100 | round | tostring) + "%"), (.http_ceiling_rps | tostring),
         ((.ratio_http * 100 * 10 | round / 10 | tostring) + "%")] | @tsv' "$WORK/json/route-$r.json" |
-      awk -F'\t' '{ printf "%-23s %9.0f %8.2f %8.2f %6d %9d %10.0f %6s %10.0f %6s %10.0f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
+      awk -F'\t' '{ printf "%-23s %9.0f %8.2f %8.2f %6d %9d %10.0f %6s %10.0f %6s %10.0f %6s %10.0f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 }'
   done
-  echo "(db_ceiling: pgbench with $WRK_CONNS clients, as the issue defines it; db_pool: with $BENCH_HTTP_THREADS, the server's connections)"
+  echo "(db_ceiling: pgbench of the route's own statements with $WRK_CONNS clients; db_pool: with $BENCH_HTTP_THREADS, the server's connections;"
+  echo " point: pgbench -S, one primary-key lookup, with $WRK_CONNS clients ($POINT_POOL_RPS with $BENCH_HTTP_THREADS): the most a request that asks PostgreSQL once can reach)"
   echo
   echo "CPU over each measured run, % of one core (machine: $((NCPU * 100))%):"
   for r in "${ROUTES[@]}"; do
@@ -89,8 +92,9 @@ report() {
              + "; within 20 %: \($s.per_request_cost[$r].within_20pct)"' "$JSON_OUT"
     jq -r '.scale.expiry | "  expiry: \(.deleted) of \(.expired_rooms) expired rooms deleted in \(.job_seconds) s (\(.expired_left) left); post_message meanwhile: \(.during_job.rps) req/s, p50 \(.during_job.p50_ms) ms, p99 \(.during_job.p99_ms) ms, max \(.during_job.max_ms) ms, errors \(.during_job.errors)"' "$JSON_OUT"
   fi
+  chart
   echo
-  echo "JSON: $JSON_OUT; raw outputs: $LOGS/ ($((SECONDS - T_START)) s)"
+  echo "JSON: $JSON_OUT; chart: $SVG_OUT; raw outputs: $LOGS/ ($((SECONDS - T_START)) s)"
   if ((TOTAL_ERRORS > 0)); then
     log "ERRORS: $TOTAL_ERRORS failed requests or transactions (see $LOGS/)"
     exit 1

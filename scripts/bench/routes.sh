@@ -198,6 +198,8 @@ measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
     --argjson db_ceiling_rps "$P_TPS" --argjson db_ceiling_failed "$P_FAILED" \
     --argjson db_ceiling_pool_rps "$pool_tps" --argjson ratio_db_pool "$(div "$S_RPS" "$pool_tps" 3)" \
     --argjson http_ceiling_rps "$H_RPS" --argjson http_ceiling_errors "$H_ERRORS" \
+    --argjson point_ceiling_rps "$POINT_RPS" --argjson point_ceiling_pool_rps "$POINT_POOL_RPS" \
+    --argjson ratio_point "$(div "$S_RPS" "$POINT_RPS" 3)" \
     --argjson answer_bytes "$SIZE_GET" --argjson answer_bytes_post "$SIZE_POST" \
     --argjson ratio_db "$(div "$S_RPS" "$P_TPS" 3)" --argjson ratio_http "$(div "$S_RPS" "$H_RPS" 3)" \
     --argjson cpu "$S_CPU" \
