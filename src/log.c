@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 static enum log_level log_min = LOG_INFO;
+static FILE *log_out;   /* stdout unless log_to_stderr */
 static char log_hostname[256] = "localhost";
 
 void log_init(const char *level_name)
@@ -26,6 +27,11 @@ void log_init(const char *level_name)
         strcpy(log_hostname, "localhost");
     /* Lines must reach a pipe or file whole and at once. */
     setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+void log_to_stderr(void)
+{
+    log_out = stderr;
 }
 
 bool log_enabled(enum log_level level)
@@ -74,9 +80,10 @@ void log_emit(enum log_level level, const char *req_id, struct json_object *fiel
     json_object_object_add(line, "time", json_object_new_string(when));
     json_object_object_add(line, "v", json_object_new_int(0));
     const char *text = json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    flockfile(stdout);
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    funlockfile(stdout);
+    FILE *out = log_out ? log_out : stdout;
+    flockfile(out);
+    fputs(text, out);
+    fputc('\n', out);
+    funlockfile(out);
     json_object_put(line);
 }

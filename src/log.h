@@ -20,6 +20,10 @@ enum log_level {
 /* Sets the minimum level from its name ("info"...); unknown names keep info. */
 void log_init(const char *level_name);
 
+/* Log lines go to stderr from now on (commands whose stdout is their
+ * answer: ganomede-chat token, policy, room). */
+void log_to_stderr(void);
+
 bool log_enabled(enum log_level level);
 
 /* Writes one line. FIELDS (may be NULL) is a JSON object whose members are

@@ -1,5 +1,6 @@
 /* main: the ganomede-chat command line: serve (default), migrate, expire,
  * --help, --version. */
+#include "admin.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -77,6 +78,9 @@ static void main_usage(FILE *out)
             "  import-redis [--dry-run] [--prefix P] redis://host:port[/db]\n"
             "             copy the rooms of the original (Node) service's Redis, then exit\n"
             "             (docs/migrating.md)\n"
+            "  token|policy|room ...\n"
+            "             tokens, user policies and rooms from the command line\n"
+            "             (ganomede-chat token --help)\n"
             "  --help     this text\n"
             "  --version  the version\n"
             "\n");
@@ -453,8 +457,10 @@ int main(int argc, char **argv)
         return 0;
     }
     bool import = strcmp(cmd, "import-redis") == 0;
-    if ((argc > 2 && !import) || (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
-                                  strcmp(cmd, "expire") != 0 && !import)) {
+    bool admin = admin_is_command(cmd);
+    if ((argc > 2 && !import && !admin) ||
+        (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
+         strcmp(cmd, "expire") != 0 && !import && !admin)) {
         main_usage(stderr);
         return 2;
     }
@@ -472,5 +478,7 @@ int main(int argc, char **argv)
         return main_expire(&cfg);
     if (import)
         return import_redis_main(&cfg, argc - 2, argv + 2);
+    if (admin)
+        return admin_main(&cfg, argc - 1, argv + 1);
     return main_serve(&cfg);
 }
