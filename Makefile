@@ -40,7 +40,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test test-infra unit integration contract deps clean fuzz bench valgrind schema schema-check
+.PHONY: all run test test-infra unit integration contract deps clean fuzz bench valgrind schema schema-check check-systemd
 
 all: $(BUILD)/ganomede-chat
 
@@ -158,6 +158,10 @@ schema: all
 
 schema-check: all
 	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/test-integration.sh scripts/schema.sh check
+
+# The systemd unit of scripts/systemd/, verified by systemd-analyze (CI).
+check-systemd: all
+	scripts/check-systemd.sh $(BUILD)/ganomede-chat
 
 # Contract tests: docs/openapi.yaml linted by Redocly and real answers
 # validated against it (npm packages from tests/contract/package-lock.json).

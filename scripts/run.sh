@@ -46,6 +46,18 @@ fi
 
 "$BIN" migrate
 
+# Notifications: to the notifications service when its address is set;
+# otherwise to the development sink, which prints each one (on stderr,
+# beside the server's log). It ends with the server (its parent after exec).
+if [[ -z ${NOTIFICATIONS_PORT_8080_TCP_ADDR:-} ]]; then
+  sink_port=$(scripts/pg.sh free-port)
+  "$BIN" notify-sink --port "$sink_port" ${NOTIFY_SINK_JSON:+--json} &
+  export NOTIFICATIONS_PORT_8080_TCP_ADDR=127.0.0.1 NOTIFICATIONS_PORT_8080_TCP_PORT=$sink_port
+  notify_note="printed here by the development sink (NOTIFY_SINK_JSON=1: as JSON; set NOTIFICATIONS_PORT_8080_TCP_ADDR to deliver them)"
+else
+  notify_note="to $NOTIFICATIONS_PORT_8080_TCP_ADDR:${NOTIFICATIONS_PORT_8080_TCP_PORT:-8080}"
+fi
+
 base="http://localhost:${PORT:-8000}"
 # As the server reads ROUTE_PREFIX: without leading or trailing '/'.
 prefix=${ROUTE_PREFIX:-chat/v1}
@@ -58,6 +70,8 @@ ganomede-chat on $base/
   database: $db_note
   secret:   $secret_note
   listens:  $listen_note
+  notifications: $notify_note
+  logs:     JSON lines (bunyan); for people: make run | npx bunyan, or jq -r '.msg'
 Try:
   curl $base/$prefix/ping/hello
   curl -X POST -H 'Content-Type: application/json' \\

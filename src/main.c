@@ -18,6 +18,7 @@
 #include "recent_writers.h"
 #include "redis_link.h"
 #include "replica.h"
+#include "sink.h"
 #include "statsd.h"
 #include "store.h"
 #include "token_cache.h"
@@ -78,6 +79,8 @@ static void main_usage(FILE *out)
             "  import-redis [--dry-run] [--prefix P] redis://host:port[/db]\n"
             "             copy the rooms of the original (Node) service's Redis, then exit\n"
             "             (docs/migrating.md)\n"
+            "  notify-sink [--port P] [--json]\n"
+            "             print the notifications POSTed to 127.0.0.1:P (development: make run)\n"
             "  token|policy|room ...\n"
             "             tokens, user policies and rooms from the command line\n"
             "             (ganomede-chat token --help)\n"
@@ -456,6 +459,8 @@ int main(int argc, char **argv)
         printf("%s %s\n", CHAT_NAME, CHAT_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "notify-sink") == 0)
+        return sink_main(argc - 2, argv + 2);   /* no configuration: development only */
     bool import = strcmp(cmd, "import-redis") == 0;
     bool admin = admin_is_command(cmd);
     if ((argc > 2 && !import && !admin) ||

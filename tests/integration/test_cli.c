@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CLI(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -205,6 +206,36 @@ static void test_usage_and_sources(void **state)
     assert_int_equal(db_long("SELECT count(*) FROM auth_tokens WHERE username = 'zed'", 0, NULL), 0);
 }
 
+/* make run's development sink prints each notification, never the
+ * secret, and answers 200 so that nothing is retried. */
+static void test_notify_sink_prints_notifications(void **state)
+{
+    (void)state;
+    int port = h_free_port();
+    char addr[64], port_var[64], port_arg[16];
+    snprintf(addr, sizeof addr, "NOTIFICATIONS_PORT_8080_TCP_ADDR=127.0.0.1");
+    snprintf(port_var, sizeof port_var, "NOTIFICATIONS_PORT_8080_TCP_PORT=%d", port);
+    snprintf(port_arg, sizeof port_arg, "%d", port);
+    h_srv = scoped_server(OVERRIDES(addr, port_var));
+    api_room_of_two("t", "alice", "bob");
+    pid_t child = fork();
+    if (child == 0) {
+        usleep(700 * 1000);
+        api_post_text(TOK_ALICE, "t/alice/bob", "Hey bob!");
+        _exit(0);
+    }
+    char *out = NULL, *err = NULL;
+    /* Stopped (SIGTERM) by the harness after 3 s. */
+    (void)run_program(h_env("CHAT_BIN"), CLI("notify-sink", "--port", port_arg), NULL, 3000, true,
+                      &out, &err);
+    waitpid(child, NULL, 0);
+    assert_non_null(strstr(err, "notification to bob: alice in t/alice/bob: Hey bob!"));
+    assert_null(strstr(err, IT_SECRET));
+    assert_int_equal(db_long("SELECT count(*) FROM notification_outbox", 0, NULL), 0);
+    free(out);
+    free(err);
+}
+
 int run_cli_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +244,7 @@ int run_cli_tests(void)
         T(test_policies_take_effect_and_are_recorded),
         T(test_rooms_as_the_api_shows_them),
         T(test_usage_and_sources),
+        T(test_notify_sink_prints_notifications),
     };
     return cmocka_run_group_tests_name("cli", tests, group_setup_default, group_teardown_server);
 }
