@@ -40,7 +40,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test test-infra unit integration contract deps clean fuzz bench valgrind schema schema-check check-systemd
+.PHONY: all run test test-infra unit integration contract deps clean fuzz bench valgrind schema schema-check check-systemd tutorial
 
 all: $(BUILD)/ganomede-chat
 
@@ -158,6 +158,11 @@ schema: all
 
 schema-check: all
 	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/test-integration.sh scripts/schema.sh check
+
+# docs/tutorial.md, every command run as written against a fresh server.
+tutorial: all
+	scripts/deps.sh build db
+	scripts/tutorial.sh
 
 # The systemd unit of scripts/systemd/, verified by systemd-analyze (CI).
 check-systemd: all
