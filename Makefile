@@ -33,14 +33,14 @@ endif
 SRCS     := $(wildcard src/*.c)
 OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 GEN_OBJS := $(BUILD)/obj/embedded_files.o $(BUILD)/obj/sql_statements.o
-EMBEDDED := $(sort $(wildcard migrations/*.sql))
+EMBEDDED := $(sort $(wildcard migrations/*.sql)) $(sort $(wildcard src/console/*))
 SQL_FILES := $(sort $(wildcard sql/*.sql))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 ITEST_SRCS := $(wildcard tests/integration/*.c)
 
-.PHONY: all run test test-infra unit integration contract deps clean fuzz bench valgrind schema schema-check check-systemd tutorial
+.PHONY: all run test test-infra unit integration contract deps clean fuzz bench valgrind schema schema-check check-systemd tutorial test-console
 
 all: $(BUILD)/ganomede-chat
 
@@ -158,6 +158,12 @@ schema: all
 
 schema-check: all
 	CHAT_BIN=$(abspath $(BUILD))/ganomede-chat scripts/test-integration.sh scripts/schema.sh check
+
+# The moderation console in Debian's headless Chromium (screenshots in
+# build/console/).
+test-console: all
+	scripts/deps.sh build db
+	scripts/console-test.sh
 
 # docs/tutorial.md, every command run as written against a fresh server.
 tutorial: all

@@ -3,6 +3,7 @@
 
 #include "body.h"
 #include "handlers.h"
+#include "console.h"
 #include "events.h"
 #include "inbox.h"
 #include "log.h"
@@ -39,6 +40,8 @@ static app_handler *const APP_HANDLERS[ROUTE_LAST + 1] = {
     [ROUTE_MY_ROOMS] = inbox_my_rooms,
     [ROUTE_READ_MARKER] = inbox_mark_read,
     [ROUTE_EVENTS] = events_stream,
+    [ROUTE_CONSOLE] = console_page,
+    [ROUTE_CONSOLE_FILE] = console_file,
 };
 
 void app_init(struct app *app, const struct config *cfg, struct store *store,
@@ -121,6 +124,9 @@ void app_dispatch(void *appv, const struct http_request *req, struct http_respon
         http_response_error(resp, 500, "InternalServer", "");
         return;
     }
+    /* The console is off unless CONSOLE=on: then its paths do not exist. */
+    if ((m.route == ROUTE_CONSOLE || m.route == ROUTE_CONSOLE_FILE) && !app->cfg->console_on)
+        m.route = ROUTE_NONE;
     resp->route = router_route_name(m.route);
     resp->route_id = m.row;
     /* The redacted path serves the request log line and the 404 message

@@ -102,6 +102,8 @@ static const struct config_var CONFIG_VARS[] = {
       "share of requests counted in statsd (the original sampled 10 %)" },
     { "ARCHIVE", CONFIG_STRING, FIELD(archive), "on", 0, 0,
       "on: every message is also kept in the record (message_archive); off: not kept" },
+    { "CONSOLE", CONFIG_STRING, FIELD(console), "off", 0, 0,
+      "on: the moderation console at /<ROUTE_PREFIX>/console (behind the API secret); off: none" },
     { "ARCHIVE_RETENTION_DAYS", CONFIG_INT, FIELD(archive_retention_days), "365", 0, 36500,
       "the record's partitions older than this are dropped (held messages kept); 0: keep all" },
     { "ARCHIVE_PARTITION_SECONDS", CONFIG_INT, FIELD(archive_partition_seconds), "2592000", 1,
@@ -195,6 +197,7 @@ bool config_load(struct config *cfg, char *err, size_t errlen)
     if (!config_check(cfg, err, errlen))
         return false;
     cfg->archive_on = strcmp(cfg->archive, "on") == 0;
+    cfg->console_on = strcmp(cfg->console, "on") == 0;
     cfg->transaction_pooling = strcmp(cfg->database_pool_mode, "transaction") == 0;
     if (!*cfg->database_session_url)
         cfg->database_session_url = cfg->database_url;
@@ -228,6 +231,10 @@ static bool config_check(const struct config *cfg, char *err, size_t errlen)
     }
     if (strcmp(cfg->archive, "on") != 0 && strcmp(cfg->archive, "off") != 0) {
         snprintf(err, errlen, "ARCHIVE must be on or off");
+        return false;
+    }
+    if (strcmp(cfg->console, "on") != 0 && strcmp(cfg->console, "off") != 0) {
+        snprintf(err, errlen, "CONSOLE must be on or off");
         return false;
     }
     return true;

@@ -51,6 +51,8 @@ struct config {
     long statsd_sample_percent;
     const char *archive;            /* "on" or "off": the record (message_archive) */
     bool archive_on;                /* archive == "on" */
+    const char *console;            /* "on" or "off": the moderation console */
+    bool console_on;
     long archive_retention_days;    /* 0: keep everything */
     long archive_partition_seconds;
     long archive_clock_offset_seconds; /* tests and drills: the archive job's clock ahead */

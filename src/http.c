@@ -458,6 +458,16 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
         }
         if (resp->close)
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+        if (resp->console) {
+            /* The page runs its own script and talks to this server only. */
+            MHD_add_response_header(r, "Content-Security-Policy",
+                                    "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                    "connect-src 'self'; img-src 'self'; form-action 'none'; "
+                                    "frame-ancestors 'none'; base-uri 'none'");
+            MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+            MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        }
         if (resp->stream_bind) {
             /* A live stream: no cache or proxy may hold it back. */
             MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");

@@ -48,6 +48,7 @@ struct http_response {
     char *log_path;            /* owned: the path with tokens redacted */
     bool close;                /* close the connection once this is sent */
     long retry_after_seconds;  /* > 0: a Retry-After header (429) */
+    bool console;              /* a console file: a strict CSP, no caching */
     /* A body streamed piece by piece (exports), when json and text are
      * NULL: STREAM reads it from STREAM_CLS, which STREAM_FREE releases once
      * the answer is done (or not sent). Sent chunked, never gzipped. */

@@ -38,6 +38,8 @@ static const struct route_def ROUTER_TABLE[] = {
     { ROUTE_HOLD_LIFT, "hold_lift", "auth/:authToken/holds/:holdId/lift", ROUTER_POST },
     { ROUTE_AUDIT, "audit", "auth/:authToken/audit", ROUTER_GET },
     { ROUTE_EVENTS, "events", "auth/:authToken/events", ROUTER_GET },
+    { ROUTE_CONSOLE, "console", "console", ROUTER_GET },
+    { ROUTE_CONSOLE_FILE, "console_file", "console/:file", ROUTER_GET },
 };
 #define ROUTER_ROWS ((int)(sizeof ROUTER_TABLE / sizeof ROUTER_TABLE[0]))
 

@@ -28,7 +28,9 @@ enum route {
     ROUTE_MY_ROOMS,        /* the caller's rooms, with unread counts */
     ROUTE_READ_MARKER,
     ROUTE_EVENTS,          /* Server-Sent Events of new messages */
-    ROUTE_LAST = ROUTE_EVENTS,
+    ROUTE_CONSOLE,         /* the moderation console's page (CONSOLE=on) */
+    ROUTE_CONSOLE_FILE,    /* its script and style */
+    ROUTE_LAST = ROUTE_CONSOLE_FILE,
 };
 
 /* One row of the route table: everything about a route but its handler

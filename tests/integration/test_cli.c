@@ -236,6 +236,34 @@ static void test_notify_sink_prints_notifications(void **state)
     free(err);
 }
 
+/* The console is off unless CONSOLE=on: its paths do not exist; on, the
+ * page and its files come with a strict CSP (the browser test is
+ * scripts/console-test.sh). */
+static void test_console_is_off_by_default(void **state)
+{
+    (void)state;
+    resp_t *r = http_get(PFX "/console");
+    assert_error(r, 404, "ResourceNotFound", PFX "/console does not exist");
+    resp_free(r);
+    h_srv = scoped_server(OVERRIDES("CONSOLE=on"));
+    r = http_get(PFX "/console");
+    assert_status(r, 200);
+    assert_content_type(r, "text/html");
+    char *csp = resp_header(r, "Content-Security-Policy");
+    assert_non_null(csp);
+    assert_non_null(strstr(csp, "script-src 'self'"));
+    free(csp);
+    assert_non_null(strstr(r->body, "src=\"" PFX "/console/console.js\""));
+    resp_free(r);
+    r = http_get(PFX "/console/console.js");
+    assert_status(r, 200);
+    assert_content_type(r, "text/javascript");
+    resp_free(r);
+    r = http_get(PFX "/console/..%%2Fmain.c");
+    assert_status(r, 404);
+    resp_free(r);
+}
+
 int run_cli_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +273,7 @@ int run_cli_tests(void)
         T(test_rooms_as_the_api_shows_them),
         T(test_usage_and_sources),
         T(test_notify_sink_prints_notifications),
+        T(test_console_is_off_by_default),
     };
     return cmocka_run_group_tests_name("cli", tests, group_setup_default, group_teardown_server);
 }

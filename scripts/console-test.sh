@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The moderation console in Debian's headless Chromium: a server with
+# CONSOLE=on on a throwaway PostgreSQL, then tests/console/console.mjs
+# (puppeteer-core from tests/console/package-lock.json). Screenshots in
+# build/console/. Installs chromium, node and npm as root when missing.
+# Usage: scripts/console-test.sh   (make test-console; CI runs it)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG=$ROOT/scripts/pg.sh
+DIR=$ROOT/tests/console
+CHAT_BIN=${CHAT_BIN:-$ROOT/build/ganomede-chat}
+export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false
+say() { echo "console-test.sh: $*" >&2; }
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if ((${#missing[@]})); then
+  if [[ $EUID -eq 0 ]]; then
+    say "installing ${missing[*]} from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2 ||
+      { apt-get update -q >&2 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2; }
+  else
+    say "missing: run as root: apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+fi
+if [[ ! -f $DIR/node_modules/.package-lock.json || $DIR/package-lock.json -nt $DIR/node_modules/.package-lock.json ]]; then
+  # puppeteer-core downloads no browser: Debian's chromium is used.
+  npm ci --prefix "$DIR" --no-audit --no-fund >&2
+fi
+[[ -x $CHAT_BIN ]] || make -C "$ROOT" all >&2
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ganomede-chat-console.XXXXXX")
+chmod 755 "$WORK"
+server_pid=""
+cleanup() {
+  [[ -z $server_pid ]] || { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+  "$PG" destroy "$WORK/pg" >/dev/null 2>&1 || true
+  rm -rf -- "$WORK"
+}
+trap cleanup EXIT
+"$PG" init "$WORK/pg" >&2
+"$PG" start "$WORK/pg" >&2
+export DATABASE_URL
+DATABASE_URL=$("$PG" url "$WORK/pg")
+LOG_LEVEL=warn "$CHAT_BIN" migrate >&2
+PORT=$("$PG" free-port)
+SECRET="console-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+PORT=$PORT API_SECRET=$SECRET CONSOLE=on LOG_LEVEL=warn LISTEN_ADDRESS=127.0.0.1 \
+  "$CHAT_BIN" serve >"$WORK/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$PORT/chat/v1/ping/console" >/dev/null && break
+  sleep 0.1
+done
+mkdir -p "$ROOT/build/console"
+CHAT_URL=http://127.0.0.1:$PORT API_SECRET=$SECRET SHOTS=$ROOT/build/console \
+  node "$DIR/console.mjs"
+if grep -qF "$SECRET" "$WORK/server.log"; then
+  say "the API secret appears in the server's log"
+  exit 1
+fi
