@@ -4,6 +4,8 @@
 #include "db.h"
 #include "digest.h"
 #include "log.h"
+#include "record.h"
+#include "text.h"
 #include "store.h"
 #include "unread.h"
 #include "version.h"
@@ -26,6 +28,11 @@ struct admin {
     const char *reason;
     const char *ttl;
     const char *user;
+    const char *room;
+    const char *since;
+    const char *until;
+    const char *format;
+    bool erase;
     const char *args[ADMIN_MAX_ARGS];
     int nargs;
     char actor_buf[160];
@@ -46,14 +53,24 @@ static const char ADMIN_USAGE[] =
     "  policy unblock USER OTHER\n"
     "  room show ROOM_ID                 the room as GET room answers it\n"
     "  room list --user USER             USER's live rooms, most recent activity first\n"
+    "  redact message ID --reason TEXT   take a message out of its room and history\n"
+    "  redact user NAME [--since TIME] [--erase] --reason TEXT\n"
+    "                                    every message NAME sent (--erase: the texts wiped)\n"
+    "  hold set --user NAME|--room ID --reason TEXT    keep them past retention and erasure\n"
+    "  hold lift ID --reason TEXT\n"
+    "  hold list\n"
+    "  export [--user NAME] [--room ID] [--since TIME] [--until TIME] [--format ndjson|csv]\n"
+    "         --reason TEXT               the record on stdout (progress on a terminal)\n"
     "\n"
     "Options: --json (JSON on stdout), --actor NAME and --reason TEXT (written to the\n"
-    "audit log with every change; the actor defaults to cli:$USER), --help.\n"
+    "audit log with every change; the actor defaults to cli:$USER; the moderation\n"
+    "commands need a reason), --help. TIME: ISO 8601 (2026-12-01T10:00:00Z) or a date.\n"
     "Exit codes: 0 done, 1 not found or refused, 2 usage.\n";
 
 bool admin_is_command(const char *cmd)
 {
-    return strcmp(cmd, "token") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "room") == 0;
+    return strcmp(cmd, "token") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "room") == 0 ||
+           strcmp(cmd, "redact") == 0 || strcmp(cmd, "hold") == 0 || strcmp(cmd, "export") == 0;
 }
 
 static int admin_usage(const char *why)
@@ -73,6 +90,10 @@ static bool admin_parse(struct admin *a, int argc, char **argv)
                              : strcmp(o, "--reason") == 0 ? &a->reason
                              : strcmp(o, "--ttl") == 0    ? &a->ttl
                              : strcmp(o, "--user") == 0   ? &a->user
+                             : strcmp(o, "--room") == 0   ? &a->room
+                             : strcmp(o, "--since") == 0  ? &a->since
+                             : strcmp(o, "--until") == 0  ? &a->until
+                             : strcmp(o, "--format") == 0 ? &a->format
                                                           : NULL;
         if (value) {
             if (i + 1 >= argc)
@@ -80,6 +101,8 @@ static bool admin_parse(struct admin *a, int argc, char **argv)
             *value = argv[++i];
         } else if (strcmp(o, "--json") == 0) {
             a->json = true;
+        } else if (strcmp(o, "--erase") == 0) {
+            a->erase = true;
         } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             a->help = true;
         } else if (o[0] == '-' && o[1] == '-') {
@@ -452,6 +475,190 @@ static int admin_room(struct admin *a)
     return admin_usage("room show ROOM_ID or room list --user USER");
 }
 
+
+/* --------------------------------------------------------- moderation */
+
+/* The moderation commands, like the HTTP routes, need a reason. */
+static bool admin_reason(struct admin *a)
+{
+    if (a->reason && *a->reason)
+        return true;
+    admin_usage("the moderation commands need --reason TEXT (it goes to the audit log)");
+    return false;
+}
+
+/* STORE result R of a moderation call: 0, or 1 told on stderr. */
+static int admin_result(enum store_result r, const char *what)
+{
+    if (r == STORE_OK)
+        return 0;
+    fprintf(stderr, "ganomede-chat: %s\n", r == STORE_NOT_FOUND ? what
+                                           : r == STORE_HELD    ? "a legal hold covers it: lift it first"
+                                                                : "the database did not answer");
+    return 1;
+}
+
+static int admin_print_result(struct admin *a, struct json_object *o, const char *plain)
+{
+    if (a->json)
+        admin_print_json(o);
+    else {
+        puts(plain);
+        json_object_put(o);
+    }
+    return 0;
+}
+
+static int admin_redact(struct admin *a)
+{
+    const char *verb = a->args[1];
+    if (!verb || a->nargs != 3 || (strcmp(verb, "message") != 0 && strcmp(verb, "user") != 0))
+        return admin_usage("redact message ID or redact user NAME");
+    if (!admin_reason(a))
+        return 2;
+    if (strcmp(verb, "message") == 0) {
+        char *end = NULL;
+        long long id = strtoll(a->args[2], &end, 10);
+        if (*end || id <= 0)
+            return admin_usage("redact message takes a message id");
+        struct json_object *result = NULL;
+        int rc = admin_result(record_redact_message(&a->st, id, a->actor, a->reason, &result, "cli"),
+                              "no such message on record");
+        return rc ? rc : admin_print_result(a, result, "redacted");
+    }
+    char since[64];
+    if (a->since && !text_parse_time(a->since, since, sizeof since))
+        return admin_usage("--since takes an ISO 8601 time or a date");
+    long count = 0;
+    int rc = admin_result(record_redact_user(&a->st, a->args[2], a->since ? since : NULL, a->erase,
+                                             a->actor, a->reason, 1000, &count, "cli"),
+                          "nothing to redact");
+    if (rc)
+        return rc;
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "user", json_object_new_string(a->args[2]));
+    json_object_object_add(o, "redacted", json_object_new_int64(count));
+    char plain[160];
+    snprintf(plain, sizeof plain, "%ld message(s) of %s redacted", count, a->args[2]);
+    return admin_print_result(a, o, plain);
+}
+
+static int admin_hold_list(struct admin *a)
+{
+    struct json_object *o = NULL, *holds = NULL;
+    int rc = admin_result(record_holds(&a->st, false, &o, "cli"), "");
+    if (rc)
+        return rc;
+    if (a->json) {
+        admin_print_json(o);
+        return 0;
+    }
+    json_object_object_get_ex(o, "holds", &holds);
+    for (size_t i = 0; i < json_object_array_length(holds); i++) {
+        struct json_object *h = json_object_array_get_idx(holds, i), *id, *kind, *subject, *reason;
+        json_object_object_get_ex(h, "id", &id);
+        json_object_object_get_ex(h, "kind", &kind);
+        json_object_object_get_ex(h, "subject", &subject);
+        json_object_object_get_ex(h, "reason", &reason);
+        printf("#%s on %s %s: %s\n", json_object_get_string(id), json_object_get_string(kind),
+               json_object_get_string(subject), json_object_get_string(reason));
+    }
+    if (!json_object_array_length(holds))
+        puts("no active hold");
+    json_object_put(o);
+    return 0;
+}
+
+static int admin_hold(struct admin *a)
+{
+    const char *verb = a->args[1];
+    struct json_object *o = NULL;
+    if (verb && strcmp(verb, "list") == 0 && a->nargs == 2)
+        return admin_hold_list(a);
+    if (verb && strcmp(verb, "set") == 0 && a->nargs == 2 && (!a->user != !a->room)) {
+        if (!admin_reason(a))
+            return 2;
+        int rc = admin_result(record_hold_set(&a->st, a->user ? "user" : "room",
+                                              a->user ? a->user : a->room, a->reason, a->actor, &o,
+                                              "cli"), "");
+        return rc ? rc : admin_print_result(a, o, "hold placed");
+    }
+    if (verb && strcmp(verb, "lift") == 0 && a->nargs == 3) {
+        if (!admin_reason(a))
+            return 2;
+        int rc = admin_result(record_hold_lift(&a->st, strtoll(a->args[2], NULL, 10), a->actor,
+                                               a->reason, &o, "cli"), "no such hold");
+        return rc ? rc : admin_print_result(a, o, "hold lifted");
+    }
+    return admin_usage("hold set --user NAME|--room ID, hold lift ID or hold list");
+}
+
+/* One record message as a CSV line (RFC 4180 quoting). */
+static void admin_csv(struct json_object *m)
+{
+    static const char *const cols[] = { "id", "storedAt", "roomId", "from", "type", "timestamp",
+                                        "message" };
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        struct json_object *v = NULL;
+        json_object_object_get_ex(m, cols[i], &v);
+        const char *t = v ? json_object_get_string(v) : "";
+        putchar('"');
+        for (; *t; t++) {
+            if (*t == '"')
+                putchar('"');
+            putchar(*t);
+        }
+        fputs(i + 1 < sizeof cols / sizeof cols[0] ? "\",": "\"\r\n", stdout);
+    }
+}
+
+static int admin_export(struct admin *a)
+{
+    bool csv = a->format && strcmp(a->format, "csv") == 0;
+    if (a->nargs != 1 || (a->format && !csv && strcmp(a->format, "ndjson") != 0))
+        return admin_usage("export [--user NAME] [--room ID] [--since TIME] [--until TIME] "
+                           "[--format ndjson|csv] --reason TEXT");
+    if (!admin_reason(a))
+        return 2;
+    char since[64], until[64];
+    if ((a->since && !text_parse_time(a->since, since, sizeof since)) ||
+        (a->until && !text_parse_time(a->until, until, sizeof until)))
+        return admin_usage("--since and --until take an ISO 8601 time or a date");
+    struct record_filter f = { a->user, a->room, a->since ? since : NULL, a->until ? until : NULL };
+    struct json_object *d = json_object_new_object();
+    json_object_object_add(d, "user", a->user ? json_object_new_string(a->user) : NULL);
+    json_object_object_add(d, "room", a->room ? json_object_new_string(a->room) : NULL);
+    json_object_object_add(d, "since", a->since ? json_object_new_string(a->since) : NULL);
+    json_object_object_add(d, "until", a->until ? json_object_new_string(a->until) : NULL);
+    json_object_object_add(d, "format", json_object_new_string(csv ? "csv" : "ndjson"));
+    json_object_object_add(d, "via", json_object_new_string("cli"));
+    /* On record before the first message leaves, as the HTTP export. */
+    enum store_result r = record_audit_add(&a->st, a->actor, "export", a->user ? a->user : a->room,
+                                           a->reason, json_object_to_json_string(d), "cli");
+    json_object_put(d);
+    if (admin_result(r, ""))
+        return 1;
+    struct record_cursor *c = record_cursor_open(&a->st, &f, "cli");
+    if (!c)
+        return 1;
+    bool tty = isatty(STDERR_FILENO), failed = false;
+    long n = 0;
+    if (csv)
+        fputs("id,storedAt,roomId,from,type,timestamp,message\r\n", stdout);
+    for (struct json_object *m; (m = record_cursor_next(c, &failed)) != NULL; json_object_put(m)) {
+        if (csv)
+            admin_csv(m);
+        else
+            puts(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (tty && ++n % 1000 == 0)
+            fprintf(stderr, "\rexported %ld messages...", n);
+    }
+    record_cursor_close(c);
+    if (tty)
+        fprintf(stderr, "\rexported %ld messages%s\n", n, failed ? ", then the database failed" : ".  ");
+    return failed ? 1 : 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int admin_main(const struct config *cfg, int argc, char **argv)
@@ -478,6 +685,9 @@ int admin_main(const struct config *cfg, int argc, char **argv)
     const char *cmd = a.args[0];
     int rc = strcmp(cmd, "token") == 0    ? admin_token(&a)
              : strcmp(cmd, "policy") == 0 ? admin_policy(&a)
+             : strcmp(cmd, "redact") == 0 ? admin_redact(&a)
+             : strcmp(cmd, "hold") == 0   ? admin_hold(&a)
+             : strcmp(cmd, "export") == 0 ? admin_export(&a)
                                           : admin_room(&a);
     db_pool_free(a.pool);
     return rc;

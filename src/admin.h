@@ -1,4 +1,5 @@
-/* admin: the operators' command line, `ganomede-chat token|policy|room ...`
+/* admin: the operators' command line, `ganomede-chat token|policy|room|
+ * redact|hold|export ...`
  * (docs/operations.md, "Command line"): table tokens, user policies and
  * rooms, acting on the tables (DATABASE_URL); where the original's Redis
  * links are configured for tokens or policies, it says so and does
@@ -11,7 +12,7 @@
 
 #include "config.h"
 
-/* True when CMD is one of admin's commands (token, policy, room). */
+/* True when CMD is one of admin's commands. */
 bool admin_is_command(const char *cmd);
 
 /* Runs ARGV (ARGV[0] the command). Exit code: 0 done, 1 not found or

@@ -145,7 +145,7 @@ async function holds() {
     list.replaceChildren();
     for (const h of (await call('/holds')).holds) {
       const li = document.createElement('li');
-      li.textContent = `#${h.id} on ${h.user ? `user ${h.user}` : `room ${h.room}`} by ${h.createdBy}: ${h.reason} `;
+      li.textContent = `#${h.id} on ${h.kind} ${h.subject} by ${h.createdBy}: ${h.reason} `;
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = 'Lift';

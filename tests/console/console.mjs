@@ -100,6 +100,16 @@ try {
     && audit.json.entries[0].actor === 'mod-ann' && audit.json.entries[0].reason === 'insult, reported by bob');
   await page.screenshot({ path: path.join(SHOTS, '4-audit.png'), fullPage: true });
 
+  // A legal hold on bob: placed, listed, lifted.
+  await page.type('#hold-user', 'bob');
+  await page.click('#hold button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('holds-list').textContent.includes('on user bob'), { timeout: 5000 });
+  const holds = await api('/holds');
+  check('the hold is placed', holds.json.holds.some((h) => h.subject === 'bob' && h.createdBy === 'mod-ann'));
+  await page.click('#holds-list button');
+  await page.waitForFunction(() => !document.getElementById('holds-list').textContent.includes('on user bob'), { timeout: 5000 });
+  check('the hold is lifted', (await api('/holds')).json.holds.length === 0);
+
   // A phone's width: still usable.
   await page.setViewport({ width: 390, height: 844 });
   await page.screenshot({ path: path.join(SHOTS, '5-phone.png'), fullPage: true });

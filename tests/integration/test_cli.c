@@ -264,6 +264,62 @@ static void test_console_is_off_by_default(void **state)
     resp_free(r);
 }
 
+/* The moderation verbs: the HTTP routes' effects and audit rows, from the
+ * command line; a reason is required. */
+static void test_moderation_from_the_command_line(void **state)
+{
+    (void)state;
+    api_room_of_two("t", "alice", "bob");
+    api_post_text(TOK_ALICE, "t/alice/bob", "nice game");
+    api_post_text(TOK_ALICE, "t/alice/bob", "you are terrible");
+    api_post_text(TOK_BOB, "t/alice/bob", "thanks");
+    char *id = db_text("SELECT id::text FROM message_archive WHERE message = 'you are terrible'",
+                       0, NULL);
+    char *out = NULL;
+    assert_int_equal(cli(CLI("redact", "message", id), &out), 2);   /* no reason */
+    free(out);
+    assert_int_equal(cli(CLI("redact", "message", id, "--reason", "insult"), &out), 0);
+    free(out);
+    resp_t *r = http_get(PFX "/auth/%s/rooms/%s", TOK_BOB, enc("t/alice/bob"));
+    assert_status(r, 200);
+    assert_null(strstr(r->body, "terrible"));
+    assert_non_null(strstr(r->body, "nice game"));
+    resp_free(r);
+    assert_int_equal(cli(CLI("redact", "message", "999999999", "--reason", "x"), &out), 1);
+    free(out);
+    /* A hold on alice: erasing her messages is refused until it is lifted. */
+    assert_int_equal(cli(CLI("hold", "set", "--user", "alice", "--reason", "case 7", "--json"), &out), 0);
+    json_object *hold = json_tokener_parse(out);
+    char hold_id[24];
+    snprintf(hold_id, sizeof hold_id, "%lld", (long long)json_object_get_int64(json_object_object_get(hold, "id")));
+    json_object_put(hold);
+    free(out);
+    assert_int_equal(cli(CLI("hold", "list"), &out), 0);
+    assert_non_null(strstr(out, "on user alice: case 7"));
+    free(out);
+    assert_int_equal(cli(CLI("redact", "user", "alice", "--erase", "--reason", "gdpr"), &out), 1);
+    free(out);
+    assert_int_equal(cli(CLI("hold", "lift", hold_id, "--reason", "case closed"), &out), 0);
+    free(out);
+    assert_int_equal(cli(CLI("redact", "user", "alice", "--erase", "--reason", "gdpr"), &out), 0);
+    assert_string_equal(out, "1 message(s) of alice redacted\n");
+    free(out);
+    /* An export: every message of the room on record, one JSON line each. */
+    assert_int_equal(cli(CLI("export", "--room", "t/alice/bob", "--reason", "audit"), &out), 0);
+    int lines = 0;
+    for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 3);
+    assert_non_null(strstr(out, "\"from\":\"bob\""));
+    free(out);
+    assert_int_equal(cli(CLI("export", "--room", "t/alice/bob", "--format", "csv", "--reason", "audit"), &out), 0);
+    assert_non_null(strstr(out, "id,storedAt,roomId,from,type,timestamp,message\r\n"));
+    free(out);
+    assert_int_equal(db_long("SELECT count(*) FROM audit_log WHERE action IN ('redact_message', "
+                             "'redact_user', 'hold_set', 'hold_lift', 'export')", 0, NULL), 6);
+    free(id);
+}
+
 int run_cli_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +330,7 @@ int run_cli_tests(void)
         T(test_usage_and_sources),
         T(test_notify_sink_prints_notifications),
         T(test_console_is_off_by_default),
+        T(test_moderation_from_the_command_line),
     };
     return cmocka_run_group_tests_name("cli", tests, group_setup_default, group_teardown_server);
 }
