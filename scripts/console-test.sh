@@ -17,6 +17,7 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+command -v curl >/dev/null || missing+=(curl)
 if ((${#missing[@]})); then
   if [[ $EUID -eq 0 ]]; then
     say "installing ${missing[*]} from Debian's packages"

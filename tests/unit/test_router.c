@@ -31,6 +31,9 @@ static void test_routes_each_shape(void **state)
         { "GET", "/chat/v1/ping/x/", ROUTE_PING },
         { "GET", "/chat/v1/auth/t/rooms", ROUTE_MY_ROOMS },
         { "POST", "/chat/v1/auth/t/rooms/r/read", ROUTE_READ_MARKER },
+        { "GET", "/chat/v1/auth/t/events", ROUTE_EVENTS },
+        { "GET", "/chat/v1/console", ROUTE_CONSOLE },
+        { "GET", "/chat/v1/console/console.js", ROUTE_CONSOLE_FILE },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct route_match m = match(cases[i].method, cases[i].path);
