@@ -162,12 +162,12 @@ schema-check: all
 # The moderation console in Debian's headless Chromium (screenshots in
 # build/console/).
 test-console: all
-	scripts/deps.sh build db
+	scripts/deps.sh build db console
 	scripts/console-test.sh
 
 # docs/tutorial.md, every command run as written against a fresh server.
 tutorial: all
-	scripts/deps.sh build db
+	scripts/deps.sh build db tutorial
 	scripts/tutorial.sh
 
 # The systemd unit of scripts/systemd/, verified by systemd-analyze (CI).

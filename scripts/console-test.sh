@@ -2,7 +2,8 @@
 # The moderation console in Debian's headless Chromium: a server with
 # CONSOLE=on on a throwaway PostgreSQL, then tests/console/console.mjs
 # (puppeteer-core from tests/console/package-lock.json). Screenshots in
-# build/console/. Installs chromium, node and npm as root when missing.
+# build/console/. Installs chromium, node and npm as root when missing
+# (scripts/deps.sh console).
 # Usage: scripts/console-test.sh   (make test-console; CI runs it)
 set -euo pipefail
 
@@ -13,19 +14,14 @@ CHAT_BIN=${CHAT_BIN:-$ROOT/build/ganomede-chat}
 export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false
 say() { echo "console-test.sh: $*" >&2; }
 
-missing=()
-command -v chromium >/dev/null || missing+=(chromium)
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-command -v curl >/dev/null || missing+=(curl)
-if ((${#missing[@]})); then
+"$ROOT/scripts/deps.sh" console
+# node and npm may come from Debian's packages or with another nodejs
+# package (npm bundled): asked of the shell, as scripts/contract-test.sh does.
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
   if [[ $EUID -eq 0 ]]; then
-    say "installing ${missing[*]} from Debian's packages"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2 ||
-      { apt-get update -q >&2 &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null >&2; }
+    apt-get install -y nodejs npm >&2 || { apt-get update >&2 && apt-get install -y nodejs npm >&2; }
   else
-    say "missing: run as root: apt-get install -y ${missing[*]}"
+    say "node and npm are needed; run as root: apt-get install -y nodejs npm"
     exit 1
   fi
 fi

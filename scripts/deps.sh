@@ -14,6 +14,9 @@
 #   bench  wrk, the HTTP load generator, jq, redis-server (import-redis timed),
 #          gnuplot-nox (build/bench.svg)
 #   check  valgrind, and clang with libFuzzer and the sanitizer runtimes
+#   tutorial  curl and jq, which docs/tutorial.md's commands use
+#   console   Chromium and curl (the console's browser test; node and npm as
+#             for the contract tests: scripts/console-test.sh)
 # Add a group by adding one line to PKG_GROUPS.
 set -euo pipefail
 
@@ -24,6 +27,8 @@ declare -A PKG_GROUPS=(
   [infra]="postgresql-15-cron"
   [bench]="wrk jq redis-server gnuplot-nox"
   [check]="valgrind clang libclang-rt-14-dev"
+  [tutorial]="curl jq"
+  [console]="chromium curl"
 )
 
 groups=("$@")

@@ -17,20 +17,7 @@ DOC=docs/tutorial.md
 PG=$ROOT/scripts/pg.sh
 say() { echo "tutorial.sh: $*" >&2; }
 
-# The page's commands use curl and jq.
-need=()
-command -v jq >/dev/null || need+=(jq)
-command -v curl >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-  if [[ $EUID -eq 0 ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" </dev/null >&2 ||
-      { apt-get update -q >&2 &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" </dev/null >&2; }
-  else
-    say "missing: run as root: apt-get install -y ${need[*]}"
-    exit 1
-  fi
-fi
+"$ROOT/scripts/deps.sh" tutorial   # the page's commands use curl and jq
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ganomede-chat-tutorial.XXXXXX")
 chmod 755 "$WORK"
