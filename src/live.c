@@ -345,7 +345,11 @@ static bool live_event_from(PGresult *res, int row, int users_col, struct live_e
         return false;
     }
     ev->frame_len = (size_t)n;
-    return ev->room && ev->history;
+    if (!ev->room || !ev->history) {
+        live_event_free(ev);
+        return false;
+    }
+    return true;
 }
 
 /* ------------------------------------------------------------ the poller */
@@ -379,6 +383,10 @@ static bool live_poll_once(struct live_hub *hub, bool *full)
     (void)live_xid_parse(PQgetvalue(res, 0, 0), &horizon);
     int rows = !listening || PQgetisnull(res, 0, LC_XID) ? 0 : PQntuples(res);
     struct live_event *evs = rows ? calloc((size_t)rows, sizeof *evs) : NULL;
+    if (rows && !evs) {   /* no memory: poll again later, from the same place */
+        PQclear(res);
+        return false;
+    }
     int ok = 0;
     for (int i = 0; i < rows && evs; i++)
         if (live_event_from(res, i, LC_USERS, &evs[ok]))
