@@ -1,6 +1,7 @@
 /* admin: parse the command line, run one statement, print the answer. */
 #include "admin.h"
 
+#include "buf.h"
 #include "db.h"
 #include "digest.h"
 #include "log.h"
@@ -593,25 +594,6 @@ static int admin_hold(struct admin *a)
     return admin_usage("hold set --user NAME|--room ID, hold lift ID or hold list");
 }
 
-/* One record message as a CSV line (RFC 4180 quoting). */
-static void admin_csv(struct json_object *m)
-{
-    static const char *const cols[] = { "id", "storedAt", "roomId", "from", "type", "timestamp",
-                                        "message" };
-    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
-        struct json_object *v = NULL;
-        json_object_object_get_ex(m, cols[i], &v);
-        const char *t = v ? json_object_get_string(v) : "";
-        putchar('"');
-        for (; *t; t++) {
-            if (*t == '"')
-                putchar('"');
-            putchar(*t);
-        }
-        fputs(i + 1 < sizeof cols / sizeof cols[0] ? "\",": "\"\r\n", stdout);
-    }
-}
-
 static int admin_export(struct admin *a)
 {
     bool csv = a->format && strcmp(a->format, "csv") == 0;
@@ -625,34 +607,34 @@ static int admin_export(struct admin *a)
         (a->until && !text_parse_time(a->until, until, sizeof until)))
         return admin_usage("--since and --until take an ISO 8601 time or a date");
     struct record_filter f = { a->user, a->room, a->since ? since : NULL, a->until ? until : NULL };
-    struct json_object *d = json_object_new_object();
-    json_object_object_add(d, "user", a->user ? json_object_new_string(a->user) : NULL);
-    json_object_object_add(d, "room", a->room ? json_object_new_string(a->room) : NULL);
-    json_object_object_add(d, "since", a->since ? json_object_new_string(a->since) : NULL);
-    json_object_object_add(d, "until", a->until ? json_object_new_string(a->until) : NULL);
-    json_object_object_add(d, "format", json_object_new_string(csv ? "csv" : "ndjson"));
-    json_object_object_add(d, "via", json_object_new_string("cli"));
     /* On record before the first message leaves, as the HTTP export. */
-    enum store_result r = record_audit_add(&a->st, a->actor, "export", a->user ? a->user : a->room,
-                                           a->reason, json_object_to_json_string(d), "cli");
-    json_object_put(d);
+    char *details = record_export_details(a->user, a->room, a->since, a->until, csv);
+    enum store_result r = details ? record_audit_add(&a->st, a->actor, "export",
+                                                     a->user ? a->user : a->room, a->reason,
+                                                     details, "cli")
+                                  : STORE_ERROR;
+    free(details);
     if (admin_result(r, ""))
         return 1;
     struct record_cursor *c = record_cursor_open(&a->st, &f, "cli");
     if (!c)
         return 1;
-    bool tty = isatty(STDERR_FILENO), failed = false;
+    bool tty = isatty(STDERR_FILENO), failed = false, written = true;
     long n = 0;
+    struct buf line;
+    buf_init(&line, (size_t)1 << 30);
     if (csv)
-        fputs("id,storedAt,roomId,from,type,timestamp,message\r\n", stdout);
-    for (struct json_object *m; (m = record_cursor_next(c, &failed)) != NULL; json_object_put(m)) {
-        if (csv)
-            admin_csv(m);
-        else
-            puts(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        fputs(RECORD_CSV_HEADER, stdout);
+    for (struct json_object *m; written && (m = record_cursor_next(c, &failed)) != NULL;
+         json_object_put(m)) {
+        line.len = 0;
+        written = record_export_line(&line, m, csv) &&
+                  fwrite(line.data, 1, line.len, stdout) == line.len;
         if (tty && ++n % 1000 == 0)
             fprintf(stderr, "\rexported %ld messages...", n);
     }
+    buf_free(&line);
+    failed = failed || !written;
     record_cursor_close(c);
     if (tty)
         fprintf(stderr, "\rexported %ld messages%s\n", n, failed ? ", then the database failed" : ".  ");

@@ -95,14 +95,6 @@ struct live_event {
 
 /* ------------------------------------------------------------ positions */
 
-struct live_pos live_position(struct live_hub *hub)
-{
-    pthread_mutex_lock(&hub->lock);
-    struct live_pos p = hub->pos;
-    pthread_mutex_unlock(&hub->lock);
-    return p;
-}
-
 long live_waiting(struct live_hub *hub)
 {
     if (!hub)

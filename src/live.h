@@ -56,9 +56,6 @@ void live_stop(struct live_hub *hub);
 /* A post through this server committed: poll now. HUB may be NULL. */
 void live_kick(struct live_hub *hub);
 
-/* The hub's position: everything at or below it has been dispatched. */
-struct live_pos live_position(struct live_hub *hub);
-
 enum live_refusal {
     LIVE_ADMITTED,
     LIVE_SERVER_FULL,   /* max_waiting reached: 503 */

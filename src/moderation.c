@@ -60,11 +60,8 @@ static bool moderation_id(const char *text, long long *id, const char *what,
                           struct http_response *resp);
 static void moderation_answer(struct http_response *resp, enum store_result r,
                               struct json_object *json);
-static bool moderation_csv_field(struct buf *b, struct json_object *v, bool last);
-static bool moderation_format(struct moderation_export *e, struct json_object *m);
 static long moderation_export_read(void *cls, char *dst, size_t max);
 static void moderation_export_free(void *cls);
-static char *moderation_export_details(const struct moderation_filter *mf, bool csv);
 
 /* The API secret, and only it: 401 otherwise (as system-messages), with
  * no lookup of any other token: none of them could be let in. */
@@ -213,42 +210,6 @@ void moderation_search(struct app *app, const struct http_request *req,
     moderation_filter_free(&mf);
 }
 
-/* One CSV field of V (RFC 4180: always quoted, quotes doubled). A text a
- * spreadsheet would run as a formula (=, +, -, @ first) gets a leading '
- * (OWASP's advice); the NDJSON export is the exact one. */
-static bool moderation_csv_field(struct buf *b, struct json_object *v, bool last)
-{
-    const char *s = !v ? "" : json_object_is_type(v, json_type_string)
-                                  ? json_object_get_string(v)
-                                  : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-    bool ok = buf_append(b, "\"", 1);
-    if (ok && strchr("=+-@", s[0]) && s[0])
-        ok = buf_append(b, "'", 1);
-    for (const char *p = s; ok && *p; p++)
-        ok = buf_append(b, p, 1) && (*p != '"' || buf_append(b, "\"", 1));
-    return ok && buf_append(b, last ? "\"\r\n" : "\",", last ? 3 : 2);
-}
-
-/* Appends message M to the export's buffer, as a line of NDJSON or CSV. */
-static bool moderation_format(struct moderation_export *e, struct json_object *m)
-{
-    if (!e->csv) {
-        size_t len = 0;
-        const char *text = json_object_to_json_string_length(
-            m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-        return text && buf_append(&e->out, text, len) && buf_append(&e->out, "\n", 1);
-    }
-    static const char *const keys[] = { "id", "storedAt", "roomId", "from", "type",
-                                        "timestamp", "message", "requestId" };
-    bool ok = true;
-    for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++)
-        ok = moderation_csv_field(&e->out, json_object_object_get(m, keys[i]), false);
-    struct json_object *red = json_object_object_get(m, "redacted");
-    return ok && moderation_csv_field(&e->out, json_object_object_get(red, "at"), false) &&
-           moderation_csv_field(&e->out, json_object_object_get(red, "by"), false) &&
-           moderation_csv_field(&e->out, json_object_object_get(red, "reason"), true);
-}
-
 static long moderation_export_read(void *cls, char *dst, size_t max)
 {
     struct moderation_export *e = cls;
@@ -256,9 +217,8 @@ static long moderation_export_read(void *cls, char *dst, size_t max)
         e->pos = 0;
         e->out.len = 0;
     }
-    static const char header[] = "id,storedAt,roomId,from,type,timestamp,message,requestId,"
-                                 "redactedAt,redactedBy,redactionReason\r\n";
-    if (!e->header_sent && e->csv && !buf_append(&e->out, header, sizeof header - 1))
+    if (!e->header_sent && e->csv &&
+        !buf_append(&e->out, RECORD_CSV_HEADER, strlen(RECORD_CSV_HEADER)))
         return HTTP_STREAM_FAILED;
     e->header_sent = true;
     while (e->out.len - e->pos < max && !e->ended) {
@@ -270,7 +230,7 @@ static long moderation_export_read(void *cls, char *dst, size_t max)
             e->ended = true;
             break;
         }
-        bool ok = moderation_format(e, m);
+        bool ok = record_export_line(&e->out, m, e->csv);
         json_object_put(m);
         if (!ok)
             return HTTP_STREAM_FAILED;
@@ -301,22 +261,6 @@ static void moderation_export_free(void *cls)
 }
 
 /* The export's filters, for its audit row (JSON text, caller frees). */
-static char *moderation_export_details(const struct moderation_filter *mf, bool csv)
-{
-    struct json_object *d = json_object_new_object();
-    json_object_object_add(d, "user", mf->f.user ? json_object_new_string(mf->f.user) : NULL);
-    json_object_object_add(d, "room", mf->f.room ? json_object_new_string(mf->f.room) : NULL);
-    json_object_object_add(d, "since",
-                           mf->since_text ? json_object_new_string(mf->since_text) : NULL);
-    json_object_object_add(d, "until",
-                           mf->until_text ? json_object_new_string(mf->until_text) : NULL);
-    json_object_object_add(d, "format", json_object_new_string(csv ? "csv" : "ndjson"));
-    const char *text = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
-    char *copy = text ? strdup(text) : NULL;
-    json_object_put(d);
-    return copy;
-}
-
 void moderation_export(struct app *app, const struct http_request *req,
                        const struct route_match *m, struct http_response *resp)
 {
@@ -338,7 +282,7 @@ void moderation_export(struct app *app, const struct http_request *req,
                                 reason && *reason ? reason : NULL, resp))
         goto out;
     /* On record before the first byte leaves. */
-    details = moderation_export_details(&mf, csv);
+    details = record_export_details(mf.f.user, mf.f.room, mf.since_text, mf.until_text, csv);
     enum store_result r = details ? record_audit_add(app->store, actor, "export",
                                                      mf.f.user ? mf.f.user : mf.f.room,
                                                      reason, details, req->req_id)

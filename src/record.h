@@ -112,4 +112,18 @@ enum store_result record_audit_add(struct store *st, const char *actor, const ch
                                    const char *subject, const char *reason,
                                    const char *details, const char *req_id);
 
+struct buf;
+
+/* The first line of a CSV export (RFC 4180, CRLF). */
+extern const char RECORD_CSV_HEADER[];
+
+/* Appends record message M (record_cursor_next's) to B as one export line,
+ * NDJSON or (CSV) the columns of RECORD_CSV_HEADER. False without memory. */
+bool record_export_line(struct buf *b, struct json_object *m, bool csv);
+
+/* An export's filter as the audit row's details (JSON text, caller frees;
+ * NULL without memory). SINCE and UNTIL as the exporter wrote them. */
+char *record_export_details(const char *user, const char *room, const char *since,
+                            const char *until, bool csv);
+
 #endif

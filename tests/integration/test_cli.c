@@ -313,7 +313,8 @@ static void test_moderation_from_the_command_line(void **state)
     assert_non_null(strstr(out, "\"from\":\"bob\""));
     free(out);
     assert_int_equal(cli(CLI("export", "--room", "t/alice/bob", "--format", "csv", "--reason", "audit"), &out), 0);
-    assert_non_null(strstr(out, "id,storedAt,roomId,from,type,timestamp,message\r\n"));
+    assert_non_null(strstr(out, "id,storedAt,roomId,from,type,timestamp,message,requestId,"
+                                "redactedAt,redactedBy,redactionReason\r\n"));
     free(out);
     assert_int_equal(db_long("SELECT count(*) FROM audit_log WHERE action IN ('redact_message', "
                              "'redact_user', 'hold_set', 'hold_lift', 'export')", 0, NULL), 6);
