@@ -81,6 +81,7 @@ test_token_cache_SRCS := token_cache
 test_recent_writers_SRCS := recent_writers clock
 test_rate_limit_SRCS  := rate_limit clock
 test_live_pos_SRCS    := live_pos
+test_room_cache_SRCS  := room_cache gzip
 test_validation_SRCS  := body message room text
 unit_objs = $(patsubst %,$(BUILD)/obj/%.o,$($(1)_SRCS))
 

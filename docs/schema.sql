@@ -269,6 +269,55 @@ END;
 $$;
 
 --
+-- Name: chat_get_room_since(text, integer, bytea, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_get_room_since(p_room_id text, p_limit integer, p_token_sha256 bytea, p_known text) RETURNS TABLE(caller text, type text, users text, version text, json text, ts text, ts_is_string boolean, sender text, message_type text, message text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_caller text;
+    v_type text;
+    v_version text;
+BEGIN
+    IF p_token_sha256 IS NOT NULL THEN
+        SELECT a.username INTO v_caller
+          FROM auth_tokens a
+         WHERE a.token_sha256 = p_token_sha256
+           AND (a.expires_at IS NULL OR a.expires_at > now());
+    END IF;
+    IF p_token_sha256 IS NULL OR v_caller IS NOT NULL THEN
+        SELECT r.type, chat_room_version(r.created_at, r.last_seq, r.edits)
+          INTO v_type, v_version
+          FROM rooms r
+         WHERE r.id = p_room_id AND r.expires_at > now();
+    END IF;
+    IF v_version IS NULL OR v_version = p_known THEN
+        RETURN QUERY SELECT v_caller, v_type, NULL::text, v_version, NULL::text, NULL::text,
+                            NULL::boolean, NULL::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT v_caller, v_type,
+           (SELECT json_agg(u.username ORDER BY u.username COLLATE "C")::text
+              FROM room_users u WHERE u.room_id = p_room_id),
+           v_version, NULL::text, NULL::text, NULL::boolean, NULL::text, NULL::text, NULL::text
+    UNION ALL
+    (SELECT NULL, NULL, NULL, NULL, m.json_text,
+            CASE WHEN m.json_text IS NULL THEN m.ts END,
+            CASE WHEN m.json_text IS NULL THEN m.ts_is_string END,
+            CASE WHEN m.json_text IS NULL THEN m.sender END,
+            CASE WHEN m.json_text IS NULL THEN m.type END,
+            CASE WHEN m.json_text IS NULL THEN m.message END
+       FROM messages m
+      WHERE m.room_id = p_room_id
+      ORDER BY m.seq DESC
+      LIMIT p_limit);
+END;
+$$;
+
+--
 -- Name: chat_history(text, bytea, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -878,7 +927,10 @@ BEGIN
              WHERE a.id = p_id AND a.redacted_at IS NULL;
         END IF;
         IF FOUND THEN
-            DELETE FROM messages m WHERE m.room_id = v_room AND m.id = p_id;
+            IF EXISTS (SELECT 1 FROM messages m WHERE m.room_id = v_room AND m.id = p_id) THEN
+                PERFORM chat_rooms_edited(ARRAY[v_room]);
+                DELETE FROM messages m WHERE m.room_id = v_room AND m.id = p_id;
+            END IF;
             INSERT INTO audit_log (actor, action, subject, reason, details, request_id)
                  VALUES (p_actor, 'redact_message', p_id::text, p_reason,
                          jsonb_build_object('room', v_room, 'sender', v_sender,
@@ -912,6 +964,8 @@ CREATE FUNCTION public.chat_redact_user(p_user text, p_since timestamp with time
 DECLARE
     v_count integer;
     v_more integer := 0;
+    v_ids bigint[];
+    v_rooms text[];
 BEGIN
     IF p_erase AND (
            EXISTS (SELECT 1 FROM legal_holds h
@@ -954,10 +1008,17 @@ BEGIN
           FROM batch b
          WHERE a.id = b.id AND a.stored_at = b.stored_at
         RETURNING a.id, a.room_id
-    ), gone AS (
-        DELETE FROM messages m USING done d WHERE m.room_id = d.room_id AND m.id = d.id
     )
-    SELECT count(*) INTO v_count FROM done;
+    SELECT count(*), coalesce(array_agg(d.id), '{}'), coalesce(array_agg(d.room_id), '{}')
+      INTO v_count, v_ids, v_rooms FROM done d;
+    -- The rooms that show any of them: locked (their versions moved) before
+    -- their messages go.
+    PERFORM chat_rooms_edited(ARRAY(
+        SELECT DISTINCT m.room_id
+          FROM messages m JOIN unnest(v_ids, v_rooms) AS d (id, room_id)
+            ON m.room_id = d.room_id AND m.id = d.id));
+    DELETE FROM messages m USING unnest(v_ids, v_rooms) AS d (id, room_id)
+     WHERE m.room_id = d.room_id AND m.id = d.id;
     IF v_count < p_batch THEN
         WITH done AS (
             UPDATE message_archive_held a
@@ -981,6 +1042,30 @@ BEGIN
     redacted := v_count + v_more;
     RETURN NEXT;
 END;
+$$;
+
+--
+-- Name: chat_room_version(timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_room_version(p_created_at timestamp with time zone, p_last_seq bigint, p_edits bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT (extract(epoch FROM p_created_at) * 1000000)::bigint::text || '.' || p_last_seq::text
+           || '.' || p_edits::text
+$$;
+
+--
+-- Name: chat_rooms_edited(text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_rooms_edited(p_rooms text[]) RETURNS void
+    LANGUAGE sql
+    AS $$
+    WITH locked AS (
+        SELECT r.id FROM rooms r WHERE r.id = ANY (p_rooms) ORDER BY r.id FOR UPDATE
+    )
+    UPDATE rooms r SET edits = r.edits + 1 FROM locked l WHERE r.id = l.id
 $$;
 
 --
@@ -1308,7 +1393,8 @@ CREATE TABLE public.rooms (
     last_seq bigint DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     expires_at timestamp with time zone NOT NULL,
-    expires_hour timestamp without time zone GENERATED ALWAYS AS (date_trunc('hour'::text, (expires_at AT TIME ZONE 'UTC'::text))) STORED
+    expires_hour timestamp without time zone GENERATED ALWAYS AS (date_trunc('hour'::text, (expires_at AT TIME ZONE 'UTC'::text))) STORED,
+    edits bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='90');
 

@@ -6,5 +6,5 @@
 -- before it is written. Shaped as get_room.sql's rows: the status in the
 -- first column of the first row, then one row per message, newest first.
 SELECT status AS caller, NULL::text AS type, NULL::text AS users, json, ts, ts_is_string,
-       sender, message_type, message
+       sender, message_type, message, NULL::text AS version
   FROM chat_open_room($1, $2, $3::text[], $4, $5, $6::jsonb, $7, $8::bytea, $9);

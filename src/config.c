@@ -56,6 +56,9 @@ static const struct config_var CONFIG_VARS[] = {
       "libpq connect_timeout" },
     { "DB_STATEMENT_TIMEOUT_MS", CONFIG_INT, FIELD(db_statement_timeout_ms), "5000", 0, 600000,
       "PostgreSQL statement_timeout of request connections; 0: none" },
+    { "ROOM_CACHE_BYTES", CONFIG_INT, FIELD(room_cache_bytes), "16777216", 0, 4294967296,
+      "memory for the rooms' answers GET room keeps (gzipped), checked against PostgreSQL on "
+      "every read; 0: off" },
     { "TOKEN_CACHE_SIZE", CONFIG_INT, FIELD(token_cache_size), "16384", 0, 1048576,
       "table tokens whose user is remembered for posts (checked by the post itself); 0: off" },
     { "HTTP_THREADS", CONFIG_INT, FIELD(http_threads), "8", 1, 256, "HTTP worker threads" },

@@ -62,6 +62,7 @@ struct config {
     long redis_usermeta_port;
     long redis_timeout_ms;
     long idempotency_ttl_seconds;
+    long room_cache_bytes;
     long rate_limit_posts_per_minute; /* 0: no limit */
     long rate_limit_burst;
     long live_poll_ms;

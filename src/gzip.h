@@ -15,4 +15,9 @@ bool gzip_accepted(const char *accept_encoding);
  * bytes (caller frees) and their length in *OUT_LEN, or NULL on failure. */
 char *gzip_compress(const char *data, size_t len, size_t *out_len);
 
+/* The PLAIN_LEN bytes that the gzip member GZ (LEN bytes) holds, plus a
+ * terminating NUL (caller frees); NULL when out of memory or when GZ does
+ * not inflate to exactly PLAIN_LEN bytes. */
+char *gzip_inflate(const char *gz, size_t len, size_t plain_len);
+
 #endif

@@ -7,6 +7,7 @@
 #include "message.h"
 #include "reply.h"
 #include "room.h"
+#include "room_cache.h"
 #include "events.h"
 #include "live.h"
 #include "rate_limit.h"
@@ -44,6 +45,10 @@ static bool handlers_room_has_user(struct json_object *room, const char *usernam
 static bool handlers_users_exclude(struct json_object *body, const char *username);
 static enum store_result handlers_post(void *cls, const struct caller *who);
 static bool handlers_fresh(struct app *app, const struct caller *who);
+static bool handlers_read_ok(struct app *app, struct caller *who, const char *token,
+                             enum store_result r, char **found, struct http_response *resp);
+static bool handlers_admit(const struct caller *who, bool member, struct http_response *resp);
+static void handlers_release_answer(void *answer);
 static bool handlers_idempotency_key(const struct http_request *req, struct http_response *resp);
 
 /* An Idempotency-Key, when sent, is 1 to 255 visible ASCII characters (the
@@ -99,6 +104,15 @@ bool handlers_member_of(struct app *app, struct caller *who, const char *token,
                         enum store_result r, char **found, struct json_object *users,
                         struct http_response *resp)
 {
+    return handlers_read_ok(app, who, token, r, found, resp) &&
+           handlers_admit(who, handlers_users_have(users, who->username), resp);
+}
+
+/* Whether the read that resolved TOKEN (into *FOUND, taken) succeeded (R);
+ * false with the answer in RESP when not. WHO learns its name. */
+static bool handlers_read_ok(struct app *app, struct caller *who, const char *token,
+                             enum store_result r, char **found, struct http_response *resp)
+{
     if (r != STORE_OK) {
         reply_store_failure(resp, r);
         return false;
@@ -107,7 +121,13 @@ bool handlers_member_of(struct app *app, struct caller *who, const char *token,
         caller_learned(&app->callers, who, *found);
         *found = NULL;
     }
-    if (who->kind != AUTH_SECRET && !handlers_users_have(users, who->username)) {
+    return true;
+}
+
+/* The secret reads every room; anyone else only a room of theirs (MEMBER). */
+static bool handlers_admit(const struct caller *who, bool member, struct http_response *resp)
+{
+    if (who->kind != AUTH_SECRET && !member) {
         reply_store_failure(resp, STORE_NOT_MEMBER);
         return false;
     }
@@ -216,30 +236,40 @@ out:
     json_object_put(body);
 }
 
-/* A table token is looked up by the room's own statement: one round trip. */
+/* A table token is looked up by the room's own statement: one round trip.
+ * The answer may be the room cache's (store_get_room_answer), sent as it
+ * is kept. */
 void handlers_get_room(struct app *app, const struct http_request *req,
                        const struct route_match *m, struct http_response *resp)
 {
-    struct json_object *room = NULL;
+    struct room_answer *answer = NULL;
     struct caller who = { 0 };
     char *found = NULL;
     if (!caller_classify(&app->callers, m->token, &who, resp, req->req_id))
         goto out;
     const char *token = who.kind == AUTH_LOOKUP ? m->token : NULL;
-    enum store_result r = store_get_room(app->store, m->room_id ? m->room_id : "", token,
-                                         handlers_fresh(app, &who), &found, &room, req->req_id);
-    struct json_object *users = NULL;
-    if (r == STORE_OK)
-        json_object_object_get_ex(room, "users", &users);
-    if (!handlers_member_of(app, &who, token, r, &found, users, resp))
+    enum store_result r = store_get_room_answer(app->store, m->room_id ? m->room_id : "", token,
+                                                handlers_fresh(app, &who), &found, &answer,
+                                                req->req_id);
+    if (!handlers_read_ok(app, &who, token, r, &found, resp) ||
+        !handlers_admit(&who, room_answer_has_user(answer, who.username), resp))
         goto out;
-    resp->json = room;
-    room = NULL;
+    resp->shared = (struct http_shared_body){
+        .data = answer->body, .len = answer->body_len, .plain_len = answer->plain_len,
+        .gzipped = answer->gzipped, .owner = answer, .release = handlers_release_answer,
+    };
+    answer = NULL;   /* the response holds it now */
     resp->status = 200;
 out:
     free(found);
-    json_object_put(room);
+    room_answer_release(answer);
     caller_free(&who);
+}
+
+/* http_shared_body's release of a room answer. */
+static void handlers_release_answer(void *answer)
+{
+    room_answer_release(answer);
 }
 
 static enum store_result handlers_post(void *cls, const struct caller *who)

@@ -103,6 +103,8 @@ static void http_free_json(void *json);
 static struct MHD_Response *http_body_response(struct MHD_Connection *conn, const char *body,
                                                size_t len, void *owner,
                                                void (*release)(void *), bool *gzipped);
+static struct MHD_Response *http_shared_response(struct MHD_Connection *conn,
+                                                 struct http_shared_body *b, bool *gzipped);
 static enum MHD_Result http_send_too_large(struct MHD_Connection *conn, struct http_ctx *ctx,
                                            bool early);
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -344,6 +346,35 @@ static struct MHD_Response *http_body_response(struct MHD_Connection *conn, cons
     return r;
 }
 
+/* The MHD response for shared body B; B's owner is released once it is
+ * sent, or now when it is not sent as it is. */
+static struct MHD_Response *http_shared_response(struct MHD_Connection *conn,
+                                                 struct http_shared_body *b, bool *gzipped)
+{
+    union { const char *text; void *data; } unconst = { .text = b->data };
+    struct MHD_Response *r = NULL;
+    *gzipped = false;
+    if (!b->gzipped)
+        return http_body_response(conn, b->data, b->len, b->owner, b->release, gzipped);
+    if (gzip_accepted(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
+        r = MHD_create_response_from_buffer_with_free_callback_cls(b->len, unconst.data,
+                                                                   b->release, b->owner);
+        *gzipped = r != NULL;
+        if (!r)
+            b->release(b->owner);
+        return r;
+    }
+    char *plain = gzip_inflate(b->data, b->len, b->plain_len);
+    b->release(b->owner);
+    if (!plain)
+        return NULL;
+    r = MHD_create_response_from_buffer_with_free_callback(b->plain_len, plain, free);
+    if (!r)
+        free(plain);
+    return r;
+}
+
 /* An error answer's code and message go into the request's log line. */
 static void http_note_error(struct http_ctx *ctx, const struct http_response *resp)
 {
@@ -432,6 +463,8 @@ static struct MHD_Response *http_make_response(struct MHD_Connection *conn,
         resp->stream = NULL;
         return r;
     }
+    if (resp->shared.data)
+        return http_shared_response(conn, &resp->shared, gzipped);
     char *text = resp->text ? resp->text : strdup("");
     resp->text = NULL;
     return text ? http_body_response(conn, text, strlen(text), text, free, gzipped) : NULL;
@@ -442,7 +475,7 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
 {
     http_note_error(ctx, resp);
     const char *type = resp->content_type ? resp->content_type
-                       : resp->json       ? "application/json"
+                       : resp->json || resp->shared.data ? "application/json"
                        : resp->text       ? "text/plain"
                                           : NULL;
     bool gzipped = false;

@@ -37,6 +37,18 @@ typedef long http_stream_fn(void *cls, char *buf, size_t max);
 #define HTTP_STREAM_END (-1L)
 #define HTTP_STREAM_FAILED (-2L)
 
+/* A body that outlives the request in a cache: LEN bytes at DATA, gzipped
+ * when GZIPPED (PLAIN_LEN bytes once inflated), kept alive by OWNER until
+ * RELEASE(OWNER) once the answer is sent or dropped. */
+struct http_shared_body {
+    const char *data;
+    size_t len;
+    size_t plain_len;
+    bool gzipped;
+    void *owner;
+    void (*release)(void *owner);
+};
+
 struct http_response {
     unsigned status;
     struct json_object *json;  /* owned: serialized as the body when set */
@@ -59,6 +71,9 @@ struct http_response {
      * waits (live): its reader may then return 0 after
      * http_connection_suspend, and another thread resumes it. */
     void (*stream_bind)(void *cls, void *conn);
+    /* A cached body, when json and stream are NULL: sent gzipped as it is
+     * to a client that takes gzip, inflated for one that does not. */
+    struct http_shared_body shared;
 };
 
 /* Parks CONN (from stream_bind) until http_connection_resume: it costs no

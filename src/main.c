@@ -21,6 +21,7 @@
 #include "sink.h"
 #include "statsd.h"
 #include "store.h"
+#include "room_cache.h"
 #include "token_cache.h"
 #include "version.h"
 
@@ -45,6 +46,7 @@ struct main_server {
     struct outbox *ob;
     struct statsd *sd;
     struct token_cache *tokens;
+    struct room_cache *rooms;      /* GET room's answers (ROOM_CACHE_BYTES) */
     struct app_links links;
     struct app app;
     struct http_server *http;
@@ -224,6 +226,8 @@ static bool main_open_stores(const struct config *cfg, struct main_server *s, bo
         log_info("%zu of %zu PostgreSQL connections opened", db_pool_open_all(s->pool),
                  pool_size);
     s->tokens = token_cache_new((size_t)cfg->token_cache_size);
+    s->rooms = room_cache_new((size_t)cfg->room_cache_bytes);
+    s->st.rooms = s->rooms;
     s->sd = statsd_open(cfg->statsd_host, cfg->statsd_port, cfg->statsd_prefix,
                         cfg->statsd_sample_percent);
     if (!main_open_links(cfg, pool_size, &s->links) || !main_open_replica(cfg, pool_size, s))
@@ -406,6 +410,7 @@ static void main_shutdown(struct main_server *s)
     db_pool_free(s->pool);
     statsd_close(s->sd);
     token_cache_free(s->tokens);
+    room_cache_free(s->rooms);   /* after http_stop: no answer is being sent */
     redis_link_free(s->links.authdb);
     redis_link_free(s->links.usermeta);
     replica_monitor_stop(s->replica);

@@ -157,8 +157,21 @@ char *metrics_render(const struct metrics_gauges *g)
         "chat_db_pool_in_use %ld\n"
         "# HELP chat_live_waiting Event streams and long-polls this server holds now.\n"
         "# TYPE chat_live_waiting gauge\n"
-        "chat_live_waiting %ld\n",
-        g->pool_size, g->pool_in_use, g->live_waiting);
+        "chat_live_waiting %ld\n"
+        "# HELP chat_room_cache_entries Rooms whose GET room answer this server keeps.\n"
+        "# TYPE chat_room_cache_entries gauge\n"
+        "chat_room_cache_entries %ld\n"
+        "# HELP chat_room_cache_bytes Memory those answers take (ROOM_CACHE_BYTES bounds it).\n"
+        "# TYPE chat_room_cache_bytes gauge\n"
+        "chat_room_cache_bytes %ld\n"
+        "# HELP chat_room_cache_hits_total GET room answers still current: no message read.\n"
+        "# TYPE chat_room_cache_hits_total counter\n"
+        "chat_room_cache_hits_total %ld\n"
+        "# HELP chat_room_cache_misses_total GET room answers read from the messages.\n"
+        "# TYPE chat_room_cache_misses_total counter\n"
+        "chat_room_cache_misses_total %ld\n",
+        g->pool_size, g->pool_in_use, g->live_waiting, g->room_cache_entries,
+        g->room_cache_bytes, g->room_cache_hits, g->room_cache_misses);
     if (!ok) {
         buf_free(&b);
         return NULL;

@@ -24,6 +24,8 @@ struct metrics_gauges {
     long outbox_pending;
     long outbox_failed;
     long live_waiting;     /* GET events and long-polls held */
+    long room_cache_entries, room_cache_bytes;   /* GET room's answers kept */
+    long room_cache_hits, room_cache_misses;     /* since start */
 };
 
 /* The whole exposition text (caller frees), or NULL when out of memory. */

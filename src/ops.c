@@ -5,6 +5,7 @@
 #include "live.h"
 #include "metrics.h"
 #include "reply.h"
+#include "room_cache.h"
 #include "statsd.h"
 #include "store.h"
 #include "version.h"
@@ -52,6 +53,11 @@ void ops_metrics(struct app *app, const struct http_request *req, const struct r
     struct metrics_gauges g = { .outbox_pending = -1, .outbox_failed = -1 };
     store_pool_stats(app->store, &g.pool_size, &g.pool_in_use);
     g.live_waiting = live_waiting(app->live);
+    struct room_cache_stats rc = room_cache_stats(app->store->rooms);
+    g.room_cache_entries = rc.entries;
+    g.room_cache_bytes = rc.bytes;
+    g.room_cache_hits = rc.hits;
+    g.room_cache_misses = rc.misses;
     if (store_outbox_stats(app->store, &g.outbox_pending, &g.outbox_failed, req->req_id) !=
         STORE_OK)
         g.outbox_pending = g.outbox_failed = -1;

@@ -9,6 +9,7 @@
 #include "migrate.h"
 #include "replica.h"
 #include "room.h"
+#include "room_cache.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -90,9 +91,15 @@ static enum store_result store_from_status(const char *status)
     return STORE_ERROR;
 }
 
-static enum store_result store_get_room_on(struct store *st, struct db_pool *pool,
-                                           const char *room_id, const char *token, char **caller,
-                                           struct json_object **room, const char *req_id);
+struct store_room_read;
+static enum store_result store_read_room(struct store *st, const char *room_id,
+                                         const char *token, bool fresh,
+                                         struct store_room_read *read, const char *req_id);
+static enum store_result store_read_room_on(struct store *st, struct db_pool *pool,
+                                            const char *room_id, const char *token,
+                                            struct store_room_read *read, const char *req_id);
+static struct room_answer *store_room_answer(struct store *st, const char *room_id,
+                                             const char *version, struct json_object *room);
 
 enum store_result store_lookup_token(struct store *st, const char *token, char **username,
                                      const char *req_id)
@@ -129,15 +136,17 @@ enum store_result store_is_banned(struct store *st, const char *username, const 
     return banned[0] == 't' ? STORE_BANNED : STORE_OK;
 }
 
-/* Rows of get_room.sql: the header (caller, type, users as JSON text),
- * then one row per message: its JSON, or (stored before migration 0004)
- * ts, ts_is_string, sender, type, message. */
 /* POST rooms moves a room's expiry only when that gains more than
  * 1/STORE_REFRESH_SLACK_DIVISOR of the TTL (docs/api.md: the precision). */
 #define STORE_REFRESH_SLACK_DIVISOR 100
 
+/* Rows of get_room.sql: the header (caller, type, users as JSON text, and
+ * the room's version), then one row per message: its JSON, or (stored
+ * before migration 0004) ts, ts_is_string, sender, type, message.
+ * open_room.sql's rows have the same columns. */
+
 enum get_room_column { GR_CALLER, GR_TYPE, GR_USERS, GR_JSON, GR_TS, GR_TS_IS_STRING, GR_SENDER,
-                       GR_MESSAGE_TYPE, GR_MESSAGE, GR_COLUMNS };
+                       GR_MESSAGE_TYPE, GR_MESSAGE, GR_VERSION, GR_COLUMNS };
 
 /* Adds KEY (a string literal) to object O: json-c neither copies nor
  * looks for it. */
@@ -203,36 +212,110 @@ struct db_pool *store_read_pool(struct store *st, bool fresh)
     return st->read_pool && !fresh && replica_usable(st->replica) ? st->read_pool : st->pool;
 }
 
+/* What one read of get_room.sql found: the token's user, and the room with
+ * its version unless the version was still the one the caller knew. */
+struct store_room_read {
+    const char *known;           /* the version held, or NULL */
+    char *caller;                /* caller frees */
+    struct json_object *room;    /* caller puts; NULL: still KNOWN */
+    char version[STORE_VERSION_SIZE];
+};
+
+/* Reads ROOM_ID into *READ (READ->known set, the rest empty) from a
+ * replica when it may serve, else (or when the replica's answer is not
+ * STORE_OK) from the primary. */
+static enum store_result store_read_room(struct store *st, const char *room_id,
+                                         const char *token, bool fresh,
+                                         struct store_room_read *read, const char *req_id)
+{
+    struct db_pool *pool = store_read_pool(st, fresh);
+    enum store_result r = store_read_room_on(st, pool, room_id, token, read, req_id);
+    if (r != STORE_OK && pool != st->pool)
+        r = store_read_room_on(st, st->pool, room_id, token, read, req_id);
+    return r;
+}
+
 enum store_result store_get_room(struct store *st, const char *room_id, const char *token,
                                  bool fresh, char **caller, struct json_object **room,
                                  const char *req_id)
 {
-    struct db_pool *pool = store_read_pool(st, fresh);
-    enum store_result r = store_get_room_on(st, pool, room_id, token, caller, room, req_id);
-    if (r != STORE_OK && pool != st->pool)
-        r = store_get_room_on(st, st->pool, room_id, token, caller, room, req_id);
+    struct store_room_read read = { 0 };
+    enum store_result r = store_read_room(st, room_id, token, fresh, &read, req_id);
+    *room = read.room;
+    if (caller)
+        *caller = read.caller;
+    else
+        free(read.caller);
     return r;
 }
 
-/* store_get_room on POOL. */
-static enum store_result store_get_room_on(struct store *st, struct db_pool *pool,
-                                           const char *room_id, const char *token, char **caller,
-                                           struct json_object **room, const char *req_id)
+enum store_result store_get_room_answer(struct store *st, const char *room_id,
+                                        const char *token, bool fresh, char **caller,
+                                        struct room_answer **answer, const char *req_id)
 {
-    *room = NULL;
-    if (caller)
+    *answer = NULL;
+    struct room_answer *known = room_cache_get(st->rooms, room_id);
+    struct store_room_read read = { .known = known ? known->version : NULL };
+    enum store_result r = store_read_room(st, room_id, token, fresh, &read, req_id);
+    if (r == STORE_OK && !read.room) {
+        *answer = known;   /* still this version: the cache's answer */
+        known = NULL;
+    } else if (r == STORE_OK) {
+        *answer = store_room_answer(st, room_id, read.version, read.room);
+        if (!*answer)
+            r = STORE_ERROR;
+    }
+    if (r == STORE_OK)
+        room_cache_count(st->rooms, read.room == NULL);
+    room_answer_release(known);
+    json_object_put(read.room);
+    *caller = read.caller;
+    if (r != STORE_OK) {
+        free(*caller);
         *caller = NULL;
+    }
+    return r;
+}
+
+/* A new answer of ROOM_ID at VERSION, made of ROOM (borrowed) and kept in
+ * the room cache; NULL when memory ran out. */
+static struct room_answer *store_room_answer(struct store *st, const char *room_id,
+                                             const char *version, struct json_object *room)
+{
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(
+        room, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    struct json_object *users = NULL;
+    json_object_object_get_ex(room, "users", &users);
+    /* Without a cache the answer is sent once: not worth compressing here
+     * (the HTTP layer gzips it for a client that takes it). */
+    struct room_answer *a = text ? room_answer_new(room_id, version, users, text, len,
+                                                   st->rooms != NULL)
+                                 : NULL;
+    room_cache_put(st->rooms, a);
+    return a;
+}
+
+/* store_read_room on POOL. */
+static enum store_result store_read_room_on(struct store *st, struct db_pool *pool,
+                                            const char *room_id, const char *token,
+                                            struct store_room_read *read, const char *req_id)
+{
     char limit[24], digest[DIGEST_PARAM_SIZE];
     snprintf(limit, sizeof limit, "%ld", st->max_messages);
     if (token && !digest_token_param(token, digest))
         return STORE_ERROR;
     PGresult *res = NULL;
-    enum db_status s = db_exec(pool, DB_CALL(SQL_GET_ROOM, room_id, limit, token ? digest : NULL),
+    enum db_status s = db_exec(pool,
+                               DB_CALL(SQL_GET_ROOM, room_id, limit, token ? digest : NULL,
+                                       read->known),
                                true, &res, req_id);
     if (s != DB_OK)
         return store_from_db(s);
     enum store_result out = STORE_ERROR;
-    /* The header row has no message columns; a room has a type. */
+    /* The header row has no message columns; a room has a type and a
+     * version; no users and no messages when the version is still known. */
+    bool unchanged = false;
     if (!db_result_shape(res, SQL_GET_ROOM, GR_COLUMNS, 1, -1, req_id) ||
         !PQgetisnull(res, 0, GR_JSON) || !PQgetisnull(res, 0, GR_TS))
         out = STORE_ERROR;
@@ -240,16 +323,24 @@ static enum store_result store_get_room_on(struct store *st, struct db_pool *poo
         out = STORE_BAD_TOKEN;
     else if (PQgetisnull(res, 0, GR_TYPE))
         out = STORE_NOT_FOUND;
-    else if (token && !(*caller = strdup(PQgetvalue(res, 0, GR_CALLER))))
+    else if (PQgetisnull(res, 0, GR_VERSION) ||
+             (size_t)PQgetlength(res, 0, GR_VERSION) >= sizeof read->version)
         out = STORE_ERROR;
-    else if ((*room = store_room_json(room_id, res)) != NULL) {
-        res = NULL;   /* the room owns it now */
+    else if (token && !(read->caller = strdup(PQgetvalue(res, 0, GR_CALLER))))
+        out = STORE_ERROR;
+    else if ((unchanged = read->known && strcmp(read->known, PQgetvalue(res, 0, GR_VERSION)) == 0))
         out = STORE_OK;
+    else {
+        snprintf(read->version, sizeof read->version, "%s", PQgetvalue(res, 0, GR_VERSION));
+        if ((read->room = store_room_json(room_id, res)) != NULL) {
+            res = NULL;   /* the room owns it now */
+            out = STORE_OK;
+        }
     }
     PQclear(res);
-    if (out != STORE_OK && caller) {
-        free(*caller);
-        *caller = NULL;
+    if (out != STORE_OK) {
+        free(read->caller);
+        read->caller = NULL;
     }
     return out;
 }

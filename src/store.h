@@ -12,6 +12,7 @@ struct replica_monitor;
 
 struct json_object;
 struct room_spec;
+struct room_answer;
 struct message_spec;
 
 /* A notification a post queued, leased to this server: ID is its outbox
@@ -21,6 +22,9 @@ struct message_spec;
  * the outbox. */
 typedef void store_queued_fn(void *cls, const char *id, const char *to_user, const char *type,
                              const char *data, const char *push);
+
+/* A room's version text (chat_room_version: three bigints) fits in this. */
+#define STORE_VERSION_SIZE 72
 
 struct store {
     struct db_pool *pool;      /* borrowed */
@@ -38,6 +42,7 @@ struct store {
     store_queued_fn *queued;   /* gets each notification a post queued (the
                                   dispatcher's hand-over); may be NULL */
     void *queued_cls;
+    struct room_cache *rooms;  /* borrowed; NULL: GET room reads every time */
 };
 
 enum store_result {
@@ -89,6 +94,16 @@ __attribute__((warn_unused_result))
 enum store_result store_get_room(struct store *st, const char *room_id, const char *token,
                                  bool fresh, char **caller, struct json_object **room,
                                  const char *req_id);
+
+/* store_get_room for GET room, through ST's room cache: when the cache
+ * holds the room's answer at the version PostgreSQL still has, that answer
+ * (no message read); else a new one, kept in the cache. On STORE_OK,
+ * *ANSWER is a reference the caller releases (room_answer_release) and
+ * *CALLER as store_get_room's. */
+__attribute__((warn_unused_result))
+enum store_result store_get_room_answer(struct store *st, const char *room_id,
+                                        const char *token, bool fresh, char **caller,
+                                        struct room_answer **answer, const char *req_id);
 
 /* Creates SPEC's room or refreshes the live one, in one statement
  * (open_room.sql); CALLER (NULL for the API secret) is checked for a ban

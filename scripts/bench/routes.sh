@@ -75,6 +75,25 @@ answer_bytes() { # get|post|create|history|my_rooms
 RSS_EVERY=0.5
 OUTBOX_DRAIN_MAX=120
 ((DURATION < 120)) || RSS_EVERY=1
+# The server's room cache counters: "hits misses bytes entries".
+room_cache_metrics() {
+  curl -sS "http://127.0.0.1:$SERVER_PORT/$PREFIX/metrics" |
+    awk '$1 == "chat_room_cache_hits_total" { h = $2 } $1 == "chat_room_cache_misses_total" { m = $2 }
+         $1 == "chat_room_cache_bytes" { b = $2 } $1 == "chat_room_cache_entries" { e = $2 }
+         END { print h + 0, m + 0, b + 0, e + 0 }'
+}
+# The measured run's hit ratio (from the counters before and after it) and
+# the cache's size at its end, as JSON.
+room_cache_json() { # "BEFORE" "AFTER"
+  local -a a b
+  read -ra a <<<"$1"
+  read -ra b <<<"$2"
+  local hits=$((b[0] - a[0])) misses=$((b[1] - a[1]))
+  jq -n --argjson hits "$hits" --argjson misses "$misses" --argjson bytes "${b[2]}" \
+    --argjson entries "${b[3]}" \
+    '$ARGS.named | . + {hit_ratio: (if .hits + .misses > 0 then (.hits / (.hits + .misses) * 1000 | round) / 1000 else null end)}'
+}
+
 measure_service() { # TAG SCRIPT ROOMS [NAME=VALUE...] -> S_* and logs
   local tag=$1 script=$2 rooms=$3 sampler top_pid rss_file=$LOGS/rss-$1.txt
   shift 3
@@ -88,9 +107,13 @@ measure_service() { # TAG SCRIPT ROOMS [NAME=VALUE...] -> S_* and logs
      top -b -n 2 -d 1 -w 200 | awk '/^top -/ { n++ } n == 2' | head -n 30 >"$LOGS/top-$tag.txt") &
   top_pid=$!
   track "$top_pid"
+  local cache0 cache1
+  cache0=$(room_cache_metrics)
   cpu_mark
   run_wrk "$tag" "$script" "$SERVER_PORT" "$DURATION" "$rooms"
   S_CPU=$(cpu_since)
+  cache1=$(room_cache_metrics)
+  S_CACHE=$(room_cache_json "$cache0" "$cache1")
   stop_pid "$sampler"
   wait "$top_pid" 2>/dev/null || true
   untrack "$top_pid"
@@ -139,17 +162,21 @@ measure_service() { # TAG SCRIPT ROOMS [NAME=VALUE...] -> S_* and logs
 # each time) and post_message_ratelimit runs with a rate limit no user
 # reaches: each gives its feature's cost against post_message, same run.
 # my_rooms is measured on its own data (seed_inbox), added for it alone.
-declare -A ROUTE_SCRIPT=([get_room]=get_room [post_message]=post_message
+# get_room_nocache and mixed_nocache are get_room and mixed with the room
+# cache off (ROOM_CACHE_BYTES=0): what the cache gains, same run.
+declare -A ROUTE_SCRIPT=([get_room]=get_room [get_room_nocache]=get_room
+                         [mixed_nocache]=mixed [post_message]=post_message
                          [post_message_noarchive]=post_message [create_room]=create_room
                          [mixed]=mixed [history]=history [get_room_txpool]=get_room
                          [post_message_txpool]=post_message
                          [post_message_idem]=post_message_idem
                          [post_message_ratelimit]=post_message [my_rooms]=my_rooms)
-declare -A ROUTE_ENV=([post_message_noarchive]=ARCHIVE=off
+declare -A ROUTE_ENV=([post_message_noarchive]=ARCHIVE=off [get_room_nocache]=ROOM_CACHE_BYTES=0
+                      [mixed_nocache]=ROOM_CACHE_BYTES=0
                       [get_room_txpool]=DATABASE_POOL_MODE=transaction
                       [post_message_txpool]=DATABASE_POOL_MODE=transaction
                       [post_message_ratelimit]="RATE_LIMIT_POSTS_PER_MINUTE=600000 RATE_LIMIT_BURST=100000")
-read -ra ROUTES <<<"${BENCH_ROUTES:-get_room post_message post_message_noarchive post_message_idem post_message_ratelimit create_room mixed history my_rooms}"
+read -ra ROUTES <<<"${BENCH_ROUTES:-get_room get_room_nocache post_message post_message_noarchive post_message_idem post_message_ratelimit create_room mixed mixed_nocache history my_rooms}"
 # The rooms a route's requests spread over (history: those with a long
 # record; my_rooms: its users).
 route_rooms() {
@@ -202,7 +229,7 @@ measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
     --argjson ratio_point "$(div "$S_RPS" "$POINT_RPS" 3)" \
     --argjson answer_bytes "$SIZE_GET" --argjson answer_bytes_post "$SIZE_POST" \
     --argjson ratio_db "$(div "$S_RPS" "$P_TPS" 3)" --argjson ratio_http "$(div "$S_RPS" "$H_RPS" 3)" \
-    --argjson cpu "$S_CPU" \
+    --argjson cpu "$S_CPU" --argjson room_cache "$S_CACHE" \
     --argjson outbox_pending_at_end "$S_OUTBOX" --argjson outbox_drain_s "$S_OUTBOX_DRAIN" \
     --argjson outbox_failed "$S_OUTBOX_FAILED" \
     '$ARGS.named
@@ -221,7 +248,7 @@ start_server_sizes() { # ROUTE [NAME=VALUE...]
     history) SIZE_GET=$(answer_bytes history); SIZE_POST=$SIZE_GET ;;
     post_message*) SIZE_GET=$(answer_bytes post); SIZE_POST=$SIZE_GET ;;
     create_room) SIZE_GET=$(answer_bytes create); SIZE_POST=$SIZE_GET ;;
-    mixed) SIZE_GET=$(answer_bytes get); SIZE_POST=$(answer_bytes post) ;;
+    mixed*) SIZE_GET=$(answer_bytes get); SIZE_POST=$(answer_bytes post) ;;
     my_rooms) SIZE_GET=$(answer_bytes my_rooms); SIZE_POST=$SIZE_GET ;;
   esac
 }

@@ -362,10 +362,12 @@ function checkMetrics(text) {
   const hist = byName.get('chat_http_request_duration_seconds');
   if (!counter || counter.type !== 'COUNTER') problems.push('no counter family chat_http_requests_total');
   if (!hist || hist.type !== 'HISTOGRAM') problems.push('no histogram family chat_http_request_duration_seconds');
-  for (const name of ['chat_outbox_delivered_total', 'chat_outbox_retries_total', 'chat_outbox_given_up_total']) {
+  for (const name of ['chat_outbox_delivered_total', 'chat_outbox_retries_total', 'chat_outbox_given_up_total',
+                      'chat_room_cache_hits_total', 'chat_room_cache_misses_total']) {
     if (byName.get(name)?.type !== 'COUNTER') problems.push(`no counter ${name}`);
   }
-  for (const name of ['chat_outbox_in_flight', 'chat_db_pool_connections', 'chat_db_pool_in_use', 'chat_live_waiting']) {
+  for (const name of ['chat_outbox_in_flight', 'chat_db_pool_connections', 'chat_db_pool_in_use', 'chat_live_waiting',
+                      'chat_room_cache_entries', 'chat_room_cache_bytes']) {
     if (byName.get(name)?.type !== 'GAUGE') problems.push(`no gauge ${name}`);
   }
   if (problems.length) return problems;

@@ -5,7 +5,7 @@
  *
  * Usage: test_integration [-g group[,group...]] [-t test-name-pattern]
  * Groups: config routes identity framing auth messages trim policies policies_redis expiry
- *         record badinput notify notify_redis redis import inbox live cli pooling pgbouncer_session
+ *         record badinput notify notify_redis redis import inbox live room_cache cli pooling pgbouncer_session
  *         pgbouncer_transaction logs ops shutdown faults migrations
  *         pgaudit outage; and, only when named (make test-infra), cron,
  *         replicas and failover (test_infra.c), failover last. The _redis groups are the same tests with the policies in the
@@ -97,6 +97,7 @@ static const struct {
     { "import", run_import_tests, false },
     { "inbox", run_inbox_tests, false },
     { "live", run_live_tests, false },
+    { "room_cache", run_room_cache_tests, false },
     { "cli", run_cli_tests, false },
     { "pooling", run_pooling_tests, false },
     { "pgbouncer_session", run_pgbouncer_session, false },

@@ -21,6 +21,7 @@ int run_redis_tests(void);
 int run_import_tests(void);
 int run_inbox_tests(void);
 int run_live_tests(void);
+int run_room_cache_tests(void);
 int run_cli_tests(void);
 int run_pooling_tests(void);
 int run_logs_tests(void);

@@ -47,11 +47,36 @@ static void test_round_trip(void **state)
     free(z);
 }
 
+/* gzip_inflate gives back exactly what was compressed, on a thread that
+ * reuses its deflate state too, and refuses a wrong length. */
+static void test_inflate_and_reuse(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        char in[3000];
+        for (size_t i = 0; i < sizeof in; i++)
+            in[i] = (char)('a' + (i * (size_t)(round + 3)) % 26);
+        size_t zlen = 0;
+        char *z = gzip_compress(in, sizeof in, &zlen);
+        assert_non_null(z);
+        char *out = gzip_inflate(z, zlen, sizeof in);
+        assert_non_null(out);
+        assert_memory_equal(out, in, sizeof in);
+        assert_int_equal(out[sizeof in], '\0');
+        free(out);
+        assert_null(gzip_inflate(z, zlen, sizeof in - 1));
+        assert_null(gzip_inflate(z, zlen, sizeof in + 1));
+        assert_null(gzip_inflate(z, zlen / 2, sizeof in));
+        free(z);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_inflate_and_reuse),
     };
     return cmocka_run_group_tests_name("gzip", tests, NULL, NULL);
 }
