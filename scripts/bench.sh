@@ -8,8 +8,11 @@
 #                  under load (several more minutes)
 #        BENCH_ROOMS   rooms of the main runs (default 10000)
 #        BENCH_WARMUP  seconds of discarded load after each server start (default 2)
-#        BENCH_ROUTES  the routes to measure (default "get_room post_message
-#                  post_message_noarchive create_room mixed history")
+#        BENCH_ROUTES  the routes to measure (default: all of routes.sh's
+#                  ROUTES, get_room_nocache and mixed_nocache included)
+#        BENCH_CEILINGS  0 skips the ceilings (pgbench, http_ceiling) of each
+#                  route: quick A/B runs (a route ROUTE_inline is ROUTE with
+#                  HTTP_IO_THREADS=0, the old request model, in the same run)
 #        BENCH_HISTORY_ROOMS  rooms with 1,000 messages on record (default 1000):
 #                  the history route's rooms, and the export's size (x 1,000)
 #        BENCH_SCALES, BENCH_EXPIRED  room counts of SCALE=full (default

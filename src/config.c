@@ -61,7 +61,11 @@ static const struct config_var CONFIG_VARS[] = {
       "every read; 0: off" },
     { "TOKEN_CACHE_SIZE", CONFIG_INT, FIELD(token_cache_size), "16384", 0, 1048576,
       "table tokens whose user is remembered for posts (checked by the post itself); 0: off" },
-    { "HTTP_THREADS", CONFIG_INT, FIELD(http_threads), "8", 1, 256, "HTTP worker threads" },
+    { "HTTP_THREADS", CONFIG_INT, FIELD(http_threads), "8", 1, 256,
+      "requests handled at once (each a thread that waits for PostgreSQL)" },
+    { "HTTP_IO_THREADS", CONFIG_INT, FIELD(http_io_threads), "2", 0, 64,
+      "threads that read and write the sockets and hand each request to the next free one of "
+      "the HTTP_THREADS; 0: the HTTP_THREADS do both, each for its own connections" },
     { "HTTP_CONNECTION_TIMEOUT_SECONDS", CONFIG_INT, FIELD(http_connection_timeout_seconds), "30", 1, 3600,
       "an idle or stalled client connection is closed after this" },
     { "HTTP_MAX_CONNECTIONS", CONFIG_INT, FIELD(http_max_connections), "11264", 1, 1000000,

@@ -28,6 +28,7 @@ struct config {
     long db_connect_timeout_seconds;
     long db_statement_timeout_ms;
     long http_threads;
+    long http_io_threads;           /* 0: the HTTP threads do their own I/O */
     long http_connection_timeout_seconds;
     long http_max_connections;
     long http_request_timeout_seconds;

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 /* Past this many bytes over the limit, the connection is closed. */
@@ -49,8 +50,22 @@ _Static_assert(HTTP_CONNECTION_MEMORY_BYTES > FRAMING_MAX_HEAD_BYTES + 4096,
                "a head at the framing limit must fit the connection's buffer");
 
 
+/* The requests waiting for a request thread (settings.workers > 0): their
+ * connections are suspended meanwhile, so the socket threads go on serving
+ * every other connection, and the next free request thread takes the
+ * oldest request, whichever socket thread read it. */
+struct http_jobs {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    struct http_ctx *head, *tail;
+    bool stop;
+    pthread_t *threads;
+    unsigned nthreads;   /* started */
+};
+
 struct http_server {
     atomic_int busy;   /* requests begun and not yet completed (answer sent) */
+    struct http_jobs jobs;
     struct MHD_Daemon *daemon;
     struct watchdog *watchdog;
     bool drained;      /* quiesced by http_drain */
@@ -79,6 +94,13 @@ struct http_ctx {
     char reason[160];    /* its message; both for the log line */
     struct timespec started;
     char req_id[HTTP_REQUEST_ID_LEN + 1];
+    /* A request handled on a request thread: what it ran with and
+     * answered, kept here while its connection is suspended. */
+    struct MHD_Connection *conn;
+    struct http_request req;
+    struct http_response resp;
+    bool handled;        /* RESP is ready: send it when resumed */
+    struct http_ctx *next_job;
 };
 
 static void http_new_request_id(char *out);
@@ -100,6 +122,12 @@ static struct MHD_Response *http_make_response(struct MHD_Connection *conn,
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx,
                                  struct http_response *resp);
 static void http_free_json(void *json);
+static void http_handle(struct http_server *srv, struct MHD_Connection *conn,
+                        const struct http_request *req, struct http_response *resp);
+static void http_jobs_push(struct http_jobs *q, struct http_ctx *ctx);
+static void *http_request_thread(void *arg);
+static void http_jobs_start(struct http_server *srv, unsigned n);
+static void http_jobs_stop(struct http_jobs *q);
 static struct MHD_Response *http_body_response(struct MHD_Connection *conn, const char *body,
                                                size_t len, void *owner,
                                                void (*release)(void *), bool *gzipped);
@@ -594,6 +622,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (ctx->handled)   /* resumed: its request thread has answered */
+        return http_send(conn, ctx, &ctx->resp);
     if (*upload_data_size > 0) {
         /* libmicrohttpd cannot answer in the middle of a body: past the
          * limit, keep reading but drop the bytes, and answer 413 at its end.
@@ -620,14 +650,98 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         .last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID"),
         .conn = conn,
     };
+    watchdog_set_busy(srv->watchdog, http_watchdog_of(conn), true);
+    if (srv->jobs.nthreads) {
+        ctx->conn = conn;
+        ctx->req = req;
+        ctx->resp = (struct http_response){ .status = 500 };
+        MHD_suspend_connection(conn);
+        http_jobs_push(&srv->jobs, ctx);
+        return MHD_YES;
+    }
     struct http_response resp = { .status = 500 };
-    struct watchdog_conn *gc = http_watchdog_of(conn);
-    watchdog_set_busy(srv->watchdog, gc, true);
-    srv->handler(srv->app, &req, &resp);
-    /* A streamed answer is still being produced: busy until completion. */
-    if (!resp.stream)
-        watchdog_set_busy(srv->watchdog, gc, false);
+    http_handle(srv, conn, &req, &resp);
     return http_send(conn, ctx, &resp);
+}
+
+/* Runs the handler for REQ into RESP. */
+static void http_handle(struct http_server *srv, struct MHD_Connection *conn,
+                        const struct http_request *req, struct http_response *resp)
+{
+    srv->handler(srv->app, req, resp);
+    /* A streamed answer is still being produced: busy until completion. */
+    if (!resp->stream)
+        watchdog_set_busy(srv->watchdog, http_watchdog_of(conn), false);
+}
+
+static void http_jobs_push(struct http_jobs *q, struct http_ctx *ctx)
+{
+    ctx->next_job = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->tail)
+        q->tail->next_job = ctx;
+    else
+        q->head = ctx;
+    q->tail = ctx;
+    pthread_cond_signal(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* A request thread: takes the oldest waiting request, runs its handler,
+ * and resumes its connection, whose socket thread then sends the answer
+ * (http_access, ctx->handled). Ends when stopped with nothing waiting. */
+static void *http_request_thread(void *arg)
+{
+    struct http_server *srv = arg;
+    struct http_jobs *q = &srv->jobs;
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (!q->head && !q->stop)
+            pthread_cond_wait(&q->ready, &q->lock);
+        struct http_ctx *ctx = q->head;
+        if (!ctx)
+            break;
+        q->head = ctx->next_job;
+        if (!q->head)
+            q->tail = NULL;
+        pthread_mutex_unlock(&q->lock);
+        http_handle(srv, ctx->conn, &ctx->req, &ctx->resp);
+        ctx->handled = true;
+        MHD_resume_connection(ctx->conn);
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+/* Starts N request threads (fewer when the system refuses: logged). */
+static void http_jobs_start(struct http_server *srv, unsigned n)
+{
+    struct http_jobs *q = &srv->jobs;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->ready, NULL);
+    q->threads = n ? calloc(n, sizeof *q->threads) : NULL;
+    for (unsigned i = 0; q->threads && i < n; i++) {
+        if (pthread_create(&q->threads[q->nthreads], NULL, http_request_thread, srv) != 0) {
+            log_error("started %u of %u request threads", q->nthreads, n);
+            break;
+        }
+        q->nthreads++;
+    }
+}
+
+/* Lets the request threads finish what waits, then joins them. */
+static void http_jobs_stop(struct http_jobs *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->stop = true;
+    pthread_cond_broadcast(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+    for (unsigned i = 0; i < q->nthreads; i++)
+        pthread_join(q->threads[i], NULL);
+    free(q->threads);
+    pthread_cond_destroy(&q->ready);
+    pthread_mutex_destroy(&q->lock);
 }
 
 static void http_log_request(struct MHD_Connection *conn, const struct http_ctx *ctx,
@@ -751,6 +865,7 @@ struct http_server *http_start(const struct http_settings *s, http_handler handl
         free(srv);
         return NULL;
     }
+    http_jobs_start(srv, s->request_threads);
     return srv;
 }
 
@@ -786,6 +901,8 @@ void http_stop(struct http_server *srv)
         return;
     if (!srv->drained)
         (void)http_drain(srv, HTTP_STOP_GRACE_MS);
+    /* Every suspended request is resumed before the daemon stops. */
+    http_jobs_stop(&srv->jobs);
     MHD_stop_daemon(srv->daemon);
     if (srv->listener != MHD_INVALID_SOCKET)
         close(srv->listener);

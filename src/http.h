@@ -106,7 +106,10 @@ struct http_settings {
     http_observer observe;     /* may be NULL */
     int listen_fd;             /* listener_open's socket; http_stop closes it */
     bool listen_ipv6;
-    unsigned threads;
+    unsigned threads;          /* libmicrohttpd's socket threads */
+    unsigned request_threads;  /* threads that run handlers; 0: the socket
+                                  threads run them, each its own
+                                  connections' one after another */
     unsigned connection_timeout_seconds;
     unsigned max_connections;  /* waiting ones (live streams) included */
     size_t max_body_bytes;

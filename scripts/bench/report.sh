@@ -46,12 +46,15 @@ report() {
   printf '%-23s %9s %8s %8s %6s %9s %10s %6s %10s %6s %10s %6s %10s %6s\n' \
     route req/s p50_ms p99_ms errors rss_kb db_ceiling "%db" db_pool "%pool" point "%pt" http_ceil "%http"
   for r in "${ROUTES[@]}"; do
-    jq -r --arg r "$r" '[$r, (.rps | tostring), (.p50_ms | tostring), (.p99_ms | tostring),
+    # pct(k): a ratio as a percentage to 1/k; "-" when its ceiling was not
+    # measured (BENCH_CEILINGS=0).
+    jq -r --arg r "$r" 'def pct(k): if . == null then "-" else ((. * 100 * k | round) / k | tostring) + "%" end;
+      [$r, (.rps | tostring), (.p50_ms | tostring), (.p99_ms | tostring),
         (.errors | tostring), (.rss_kb | tostring), (.db_ceiling_rps | tostring),
-        ((.ratio_db * 100 | round | tostring) + "%"), (.db_ceiling_pool_rps | tostring),
-        ((.ratio_db_pool * 100 | round | tostring) + "%"), (.point_ceiling_rps | tostring),
-        ((.ratio_point * 100 | round | tostring) + "%"), (.http_ceiling_rps | tostring),
-        ((.ratio_http * 100 * 10 | round / 10 | tostring) + "%")] | @tsv' "$WORK/json/route-$r.json" |
+        (.ratio_db | pct(1)), (.db_ceiling_pool_rps | tostring),
+        (.ratio_db_pool | pct(1)), (.point_ceiling_rps | tostring),
+        (.ratio_point | pct(1)), (.http_ceiling_rps | tostring),
+        (.ratio_http | pct(10))] | @tsv' "$WORK/json/route-$r.json" |
       awk -F'\t' '{ printf "%-23s %9.0f %8.2f %8.2f %6d %9d %10.0f %6s %10.0f %6s %10.0f %6s %10.0f %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 }'
   done
   echo "(db_ceiling: pgbench of the route's own statements with $WRK_CONNS clients; db_pool: with $BENCH_HTTP_THREADS, the server's connections;"

@@ -189,33 +189,46 @@ route_rooms() {
 TOTAL_ERRORS=0
 
 measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
-  local r=$1
+  local r=$1 base=$1
   log "== $r: service (${DURATION}s after ${WARMUP}s warmup)"
   local rooms env=()
-  rooms=$(route_rooms "$r")
-  [[ -z ${ROUTE_ENV[$r]:-} ]] || read -ra env <<<"${ROUTE_ENV[$r]}"
-  [[ $r != my_rooms ]] || seed_inbox
-  start_server_sizes "$r" "${env[@]}"
+  # ROUTE_inline: ROUTE with the other request model (handlers on the
+  # socket threads, HTTP_IO_THREADS=0), measured in the same run.
+  [[ $r != *_inline ]] || { base=${r%_inline}; env+=(HTTP_IO_THREADS=0); }
+  rooms=$(route_rooms "$base")
+  [[ -z ${ROUTE_ENV[$base]:-} ]] || read -ra env <<<"${ROUTE_ENV[$base]} ${env[*]}"
+  [[ $base != my_rooms ]] || seed_inbox
+  start_server_sizes "$base" "${env[@]}"
   stop_server
-  measure_service "$r" "${ROUTE_SCRIPT[$r]}" "$rooms" "${env[@]}"
+  measure_service "$r" "${ROUTE_SCRIPT[$base]}" "$rooms" "${env[@]}"
   stop_server
   log "   $S_RPS req/s, p50 $S_P50 ms, p99 $S_P99 ms, errors $S_ERRORS, VmHWM $S_HWM kB, cpu $S_CPU"
   [[ $S_OUTBOX == 0 ]] || log "   notifications queued at the end: $S_OUTBOX, delivered in ${S_OUTBOX_DRAIN}s"
+  if [[ ${BENCH_CEILINGS:-1} == 0 ]]; then
+    P_TPS=0 P_FAILED=0 H_RPS=0 H_ERRORS=0
+    measure_route_json "$r" 0 0
+    return
+  fi
   local pool_tps="" pool_failed=0
   if ((BENCH_HTTP_THREADS != WRK_CONNS)); then
     log "== $r: database ceiling (pgbench, $BENCH_HTTP_THREADS clients as the server's pool)"
-    db_ceiling "$r" "$BENCH_HTTP_THREADS"
+    db_ceiling "$base" "$BENCH_HTTP_THREADS"
     log "   $P_TPS tx/s"
     pool_tps=$P_TPS pool_failed=$P_FAILED
   fi
   log "== $r: database ceiling (pgbench, $WRK_CONNS clients as wrk's connections)"
-  db_ceiling "$r" "$WRK_CONNS"
+  db_ceiling "$base" "$WRK_CONNS"
   log "   $P_TPS tx/s"
   pool_tps=${pool_tps:-$P_TPS}
   log "== $r: HTTP ceiling (http_ceiling, GET $SIZE_GET B, POST $SIZE_POST B)"
-  http_ceiling "$r" "${ROUTE_SCRIPT[$r]}" "$SIZE_GET" "$SIZE_POST"
+  http_ceiling "$r" "${ROUTE_SCRIPT[$base]}" "$SIZE_GET" "$SIZE_POST"
   log "   $H_RPS req/s"
-  [[ $r != my_rooms ]] || unseed_inbox
+  [[ $base != my_rooms ]] || unseed_inbox
+  measure_route_json "$r" "$pool_tps" "$pool_failed"
+}
+# The route's JSON from the S_*, P_*, H_* figures (ceilings 0: not measured).
+measure_route_json() { # ROUTE POOL_TPS POOL_FAILED
+  local r=$1 pool_tps=$2 pool_failed=$3
   TOTAL_ERRORS=$((TOTAL_ERRORS + S_ERRORS + H_ERRORS + P_FAILED + pool_failed))
   jq -n --argjson rps "$S_RPS" --argjson p50_ms "$S_P50" --argjson p99_ms "$S_P99" \
     --argjson max_ms "$S_MAX" --argjson requests "$S_REQUESTS" \

@@ -213,9 +213,12 @@ static void env_free(envv_t *e)
 /* DATABASE_URL, plus what a sanitizer build or the loader may need. */
 static void env_base(envv_t *e)
 {
+    /* HTTP_IO_THREADS passes through, so that the whole suite can run
+     * with either request model (handlers on the socket threads, or on
+     * request threads fed by them). */
     static const char *const pass[] = {
         "PATH", "LD_LIBRARY_PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS",
-        "LSAN_OPTIONS", "TMPDIR", "HOME", NULL
+        "LSAN_OPTIONS", "TMPDIR", "HOME", "HTTP_IO_THREADS", NULL
     };
     char kv[4096];
 
