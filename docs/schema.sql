@@ -589,6 +589,49 @@ END;
 $$;
 
 --
+-- Name: chat_open_room_since(text, text, text[], text, integer, jsonb, integer, bytea, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.chat_open_room_since(p_id text, p_type text, p_users text[], p_user text, p_ttl_seconds integer, p_policies jsonb, p_limit integer, p_token_sha256 bytea, p_refresh_slack_seconds integer, p_known text) RETURNS TABLE(status text, json text, ts text, ts_is_string boolean, sender text, message_type text, message text, version text)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_status text;
+BEGIN
+    -- With no messages asked for, chat_open_room answers its status alone.
+    SELECT o.status INTO v_status
+      FROM chat_open_room(p_id, p_type, p_users, p_user, p_ttl_seconds, p_policies, 0,
+                          p_token_sha256, p_refresh_slack_seconds) o;
+    IF v_status IS DISTINCT FROM 'exists' THEN
+        status := v_status;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH v AS (
+        SELECT chat_room_version(r.created_at, r.last_seq, r.edits) AS version
+          FROM rooms r WHERE r.id = p_id
+    )
+    SELECT v_status, NULL::text, NULL::text, NULL::boolean, NULL::text, NULL::text, NULL::text,
+           v.version
+      FROM v
+    UNION ALL
+    (SELECT NULL, m.json_text,
+            CASE WHEN m.json_text IS NULL THEN m.ts END,
+            CASE WHEN m.json_text IS NULL THEN m.ts_is_string END,
+            CASE WHEN m.json_text IS NULL THEN m.sender END,
+            CASE WHEN m.json_text IS NULL THEN m.type END,
+            CASE WHEN m.json_text IS NULL THEN m.message END,
+            NULL::text
+       FROM messages m, v
+      WHERE m.room_id = p_id AND v.version IS DISTINCT FROM p_known
+      ORDER BY m.seq DESC
+      LIMIT p_limit);
+END;
+$$;
+
+--
 -- Name: chat_outbox_requeue(); Type: FUNCTION; Schema: public; Owner: -
 --
 

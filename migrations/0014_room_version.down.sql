@@ -1,5 +1,7 @@
 -- 0014 down: the redactions of 0008, without the room versions.
 DROP FUNCTION chat_get_room_since(text, integer, bytea, text);
+DROP FUNCTION chat_open_room_since(text, text, text[], text, integer, jsonb, integer, bytea,
+                                   integer, text);
 -- Redacts message P_ID: gone at once from its room (messages) and from
 -- history; in the record it becomes a tombstone (who, when, why) whose
 -- content is wiped unless a hold covers it. Returns 'redacted', 'already'

@@ -41,7 +41,6 @@ struct handlers_post {
 };
 
 static bool handlers_users_have(struct json_object *users, const char *username);
-static bool handlers_room_has_user(struct json_object *room, const char *username);
 static bool handlers_users_exclude(struct json_object *body, const char *username);
 static enum store_result handlers_post(void *cls, const struct caller *who);
 static bool handlers_fresh(struct app *app, const struct caller *who);
@@ -49,6 +48,7 @@ static bool handlers_read_ok(struct app *app, struct caller *who, const char *to
                              enum store_result r, char **found, struct http_response *resp);
 static bool handlers_admit(const struct caller *who, bool member, struct http_response *resp);
 static void handlers_release_answer(void *answer);
+static void handlers_send_answer(struct http_response *resp, struct room_answer *a);
 static bool handlers_idempotency_key(const struct http_request *req, struct http_response *resp);
 
 /* An Idempotency-Key, when sent, is 1 to 255 visible ASCII characters (the
@@ -91,13 +91,6 @@ static bool handlers_users_have(struct json_object *users, const char *username)
         if (strcmp(json_object_get_string(json_object_array_get_idx(users, i)), username) == 0)
             return true;
     return false;
-}
-
-static bool handlers_room_has_user(struct json_object *room, const char *username)
-{
-    struct json_object *users = NULL;
-    return json_object_object_get_ex(room, "users", &users) &&
-           handlers_users_have(users, username);
 }
 
 bool handlers_member_of(struct app *app, struct caller *who, const char *token,
@@ -160,7 +153,7 @@ struct handlers_open {
     const struct room_spec *spec;
     bool valid;                  /* SPEC parsed */
     char err[160];               /* why not */
-    struct json_object *room;    /* the answer on STORE_OK */
+    struct room_answer *answer;  /* on STORE_OK (a reference) */
     const char *req_id;
 };
 
@@ -186,10 +179,10 @@ static enum store_result handlers_open(void *cls, const struct caller *who)
         if (r == STORE_OK)
             r = outsider ? STORE_NOT_MEMBER : STORE_VALID;
     } else {
-        json_object_put(o->room);
-        o->room = NULL;
+        room_answer_release(o->answer);
+        o->answer = NULL;
         r = store_create_room(app->store, o->spec, caller, who->guessed ? who->token : NULL,
-                              policies, &o->room, o->req_id);
+                              policies, &o->answer, o->req_id);
     }
     free(policies);
     return r;
@@ -218,19 +211,19 @@ void handlers_create_room(struct app *app, const struct http_request *req,
         recent_writers_mark(app->writers, who.username);
     /* The store compared the stored room with the body; its members are
      * checked again on what is about to be sent. */
-    if (r == STORE_OK && who.kind != AUTH_SECRET && !handlers_room_has_user(open.room, who.username))
+    if (r == STORE_OK && who.kind != AUTH_SECRET &&
+        !room_answer_has_user(open.answer, who.username))
         r = STORE_CONFLICT;
     if (r == STORE_VALID) {
         http_response_error(resp, 400, "BadRequest", open.err);
     } else if (r != STORE_OK) {
         reply_store_failure(resp, r);
     } else {
-        resp->json = open.room;
-        open.room = NULL;
-        resp->status = 200;
+        handlers_send_answer(resp, open.answer);
+        open.answer = NULL;
     }
 out:
-    json_object_put(open.room);
+    room_answer_release(open.answer);
     room_spec_free(&spec);
     caller_free(&who);
     json_object_put(body);
@@ -254,16 +247,23 @@ void handlers_get_room(struct app *app, const struct http_request *req,
     if (!handlers_read_ok(app, &who, token, r, &found, resp) ||
         !handlers_admit(&who, room_answer_has_user(answer, who.username), resp))
         goto out;
-    resp->shared = (struct http_shared_body){
-        .data = answer->body, .len = answer->body_len, .plain_len = answer->plain_len,
-        .gzipped = answer->gzipped, .owner = answer, .release = handlers_release_answer,
-    };
-    answer = NULL;   /* the response holds it now */
-    resp->status = 200;
+    handlers_send_answer(resp, answer);
+    answer = NULL;
 out:
     free(found);
     room_answer_release(answer);
     caller_free(&who);
+}
+
+/* Answers 200 with room answer A (taken: the response holds it until
+ * sent). */
+static void handlers_send_answer(struct http_response *resp, struct room_answer *a)
+{
+    resp->shared = (struct http_shared_body){
+        .data = a->body, .len = a->body_len, .plain_len = a->plain_len,
+        .gzipped = a->gzipped, .owner = a, .release = handlers_release_answer,
+    };
+    resp->status = 200;
 }
 
 /* http_shared_body's release of a room answer. */

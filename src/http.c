@@ -125,6 +125,7 @@ static void http_free_json(void *json);
 static void http_handle(struct http_server *srv, struct MHD_Connection *conn,
                         const struct http_request *req, struct http_response *resp);
 static void http_jobs_push(struct http_jobs *q, struct http_ctx *ctx);
+static void http_response_discard(struct http_response *r);
 static void *http_request_thread(void *arg);
 static void http_jobs_start(struct http_server *srv, unsigned n);
 static void http_jobs_stop(struct http_jobs *q);
@@ -674,6 +675,19 @@ static void http_handle(struct http_server *srv, struct MHD_Connection *conn,
         watchdog_set_busy(srv->watchdog, http_watchdog_of(conn), false);
 }
 
+/* Frees what an answer that will not be sent holds. */
+static void http_response_discard(struct http_response *r)
+{
+    json_object_put(r->json);
+    free(r->text);
+    free(r->log_path);
+    if (r->stream && r->stream_free)
+        r->stream_free(r->stream_cls);
+    if (r->shared.data && r->shared.release)
+        r->shared.release(r->shared.owner);
+    *r = (struct http_response){ 0 };
+}
+
 static void http_jobs_push(struct http_jobs *q, struct http_ctx *ctx)
 {
     ctx->next_job = NULL;
@@ -818,6 +832,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
                               ms / 1e3);
     if (log_enabled(LOG_INFO))
         http_log_request(conn, ctx, toe, ms);
+    if (ctx->handled && !ctx->answered)   /* closed before its answer went out */
+        http_response_discard(&ctx->resp);
     buf_free(&ctx->body);
     free(ctx->log_path);
     free(ctx);

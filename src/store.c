@@ -100,6 +100,9 @@ static enum store_result store_read_room_on(struct store *st, struct db_pool *po
                                             struct store_room_read *read, const char *req_id);
 static struct room_answer *store_room_answer(struct store *st, const char *room_id,
                                              const char *version, struct json_object *room);
+static enum store_result store_opened(struct store *st, const struct room_spec *spec,
+                                      PGresult *res, struct room_answer **known,
+                                      struct room_answer **answer, const char *req_id);
 
 enum store_result store_lookup_token(struct store *st, const char *token, char **username,
                                      const char *req_id)
@@ -278,7 +281,7 @@ enum store_result store_get_room_answer(struct store *st, const char *room_id,
 }
 
 /* A new answer of ROOM_ID at VERSION, made of ROOM (borrowed) and kept in
- * the room cache; NULL when memory ran out. */
+ * the room cache (not without a VERSION); NULL when memory ran out. */
 static struct room_answer *store_room_answer(struct store *st, const char *room_id,
                                              const char *version, struct json_object *room)
 {
@@ -287,12 +290,15 @@ static struct room_answer *store_room_answer(struct store *st, const char *room_
         room, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     struct json_object *users = NULL;
     json_object_object_get_ex(room, "users", &users);
-    /* Without a cache the answer is sent once: not worth compressing here
-     * (the HTTP layer gzips it for a client that takes it). */
-    struct room_answer *a = text ? room_answer_new(room_id, version, users, text, len,
-                                                   st->rooms != NULL)
+    /* An answer that is not kept (no cache, or no version: a room just
+     * created) is sent once: not worth compressing here (the HTTP layer
+     * gzips it for a client that takes it). */
+    bool keep = st->rooms && version;
+    struct room_answer *a = text ? room_answer_new(room_id, version ? version : "", users, text,
+                                                   len, keep)
                                  : NULL;
-    room_cache_put(st->rooms, a);
+    if (keep)
+        room_cache_put(st->rooms, a);
     return a;
 }
 
@@ -369,10 +375,10 @@ static struct json_object *store_spec_room(const struct room_spec *spec, PGresul
 
 enum store_result store_create_room(struct store *st, const struct room_spec *spec,
                                     const char *caller, const char *token,
-                                    const char *policies, struct json_object **room,
+                                    const char *policies, struct room_answer **answer,
                                     const char *req_id)
 {
-    *room = NULL;
+    *answer = NULL;
     char ttl[24], limit[24], slack[24], digest[DIGEST_PARAM_SIZE];
     snprintf(ttl, sizeof ttl, "%ld", st->room_ttl_seconds);
     snprintf(limit, sizeof limit, "%ld", st->max_messages);
@@ -384,30 +390,58 @@ enum store_result store_create_room(struct store *st, const struct room_spec *sp
     char *users = room_spec_users_literal(spec);
     if (!users)
         return STORE_ERROR;
+    struct room_answer *known = room_cache_get(st->rooms, spec->id);
     PGresult *res = NULL;
     enum db_status s = db_exec(st->pool,
                                DB_CALL(SQL_OPEN_ROOM, spec->id, spec->type, users, caller, ttl,
-                                       policies, limit, token ? digest : NULL, slack),
+                                       policies, limit, token ? digest : NULL, slack,
+                                       known ? known->version : NULL),
                                false, &res, req_id);
     free(users);
-    if (s != DB_OK)
-        return store_from_db(s);
+    enum store_result out = s == DB_OK ? store_opened(st, spec, res, &known, answer, req_id)
+                                       : store_from_db(s);
+    room_answer_release(known);
+    return out;
+}
+
+/* The answer of POST rooms from RES (open_room.sql's rows, cleared here):
+ * *KNOWN itself (taken) when the room is there at its version, else one
+ * built from SPEC (same type, same users) with the messages of RES, kept in
+ * the room cache when RES says the room's version. */
+static enum store_result store_opened(struct store *st, const struct room_spec *spec,
+                                      PGresult *res, struct room_answer **known,
+                                      struct room_answer **answer, const char *req_id)
+{
     if (!db_result_shape(res, SQL_OPEN_ROOM, GR_COLUMNS, 1, -1, req_id)) {
         PQclear(res);
         return STORE_ERROR;
     }
-    const char *status = PQgetvalue(res, 0, GR_CALLER);
-    enum store_result out = store_from_status(status);
-    bool exists = strcmp(status, "exists") == 0;
-    if (out == STORE_OK) {
-        /* The room is SPEC's (same type, same users): built from it, with
-         * the messages of the same call when it was there already. */
-        *room = store_spec_room(spec, exists ? res : NULL);
-        if (exists)
-            res = NULL;
+    enum store_result out = store_from_status(PQgetvalue(res, 0, GR_CALLER));
+    bool exists = strcmp(PQgetvalue(res, 0, GR_CALLER), "exists") == 0;
+    const char *version = PQgetisnull(res, 0, GR_VERSION) ? NULL
+                                                           : PQgetvalue(res, 0, GR_VERSION);
+    if (out != STORE_OK) {
+        PQclear(res);
+        return out;
     }
-    PQclear(res);
-    return out;
+    if (exists && version && *known && strcmp(version, (*known)->version) == 0) {
+        *answer = *known;
+        *known = NULL;
+        room_cache_count(st->rooms, true);
+        PQclear(res);
+        return STORE_OK;
+    }
+    char v[STORE_VERSION_SIZE] = "";
+    if (version && strlen(version) < sizeof v)
+        strcpy(v, version);
+    struct json_object *room = store_spec_room(spec, exists ? res : NULL);
+    if (!exists)
+        PQclear(res);   /* else the room owns it */
+    *answer = room ? store_room_answer(st, spec->id, *v ? v : NULL, room) : NULL;
+    json_object_put(room);
+    if (*v)
+        room_cache_count(st->rooms, false);
+    return *answer ? STORE_OK : STORE_ERROR;
 }
 
 /* O as compact JSON text, then O put (caller frees the text; NULL when

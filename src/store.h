@@ -111,12 +111,13 @@ enum store_result store_get_room_answer(struct store *st, const char *room_id,
  * remembered user CALLER is: the statement checks it (STORE_BAD_TOKEN).
  * STORE_CONFLICT, with nothing changed, when the live room of SPEC's id
  * has another type or other users. The live room's expiry is written only
- * when it moves by more than 1 % of the TTL. On STORE_OK, *ROOM is the
- * room's JSON with its messages (caller puts it). */
+ * when it moves by more than 1 % of the TTL. On STORE_OK, *ANSWER is the
+ * room's answer with its messages (a reference the caller releases: the
+ * room cache's when the room is there at the version it holds). */
 __attribute__((warn_unused_result))
 enum store_result store_create_room(struct store *st, const struct room_spec *spec,
                                     const char *caller, const char *token,
-                                    const char *policies, struct json_object **room,
+                                    const char *policies, struct room_answer **answer,
                                     const char *req_id);
 
 /* A write's Idempotency-Key (docs/api.md): KEY (NULL: none) and the

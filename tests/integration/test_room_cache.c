@@ -193,6 +193,62 @@ static void test_tokens_and_members_are_checked_on_every_read(void **state)
     resp_free(r);
 }
 
+/* POST rooms for ROOM as TOKEN; 200 asserted; caller frees. */
+static resp_t *open_room(server_t *s, const char *token)
+{
+    char path[256];
+    snprintf(path, sizeof path, PFX "/auth/%s/rooms", token);
+    req_t q = { .srv = s, .method = "POST", .path = path,
+                .body = "{\"type\":\"rc\",\"users\":[\"alice\",\"bob\"]}" };
+    resp_t *r = http_do(&q);
+    assert_status(r, 200);
+    return r;
+}
+
+/* POST rooms for a room that is there answers what GET room answers: the
+ * kept answer while the version holds, the room as it is now after a post
+ * or a redaction through another server. */
+static void test_create_again_answers_as_get_room(void **state)
+{
+    (void)state;
+    resp_t *created = open_room(h_srv, TOK_ALICE);
+    assert_room(created, ROOM, "rc", USERS("alice", "bob"), 0);
+    resp_free(created);
+    api_post_text(TOK_ALICE, ROOM, "m1");
+    api_post_text(TOK_ALICE, ROOM, "m2");
+    resp_t *got = get_room(h_srv, TOK_BOB);
+    long long hits = metric(h_srv, "chat_room_cache_hits_total");
+    resp_t *again = open_room(h_srv, TOK_BOB);
+    assert_string_equal(again->body, got->body);
+    assert_int_equal(metric(h_srv, "chat_room_cache_hits_total"), hits + 1);
+    resp_free(again);
+    resp_free(got);
+    server_t *other = scoped_server(NULL);
+    char body[128], path[256];
+    snprintf(body, sizeof body, "{\"timestamp\":1,\"type\":\"text\",\"message\":\"m3\"}");
+    snprintf(path, sizeof path, PFX "/auth/%s/rooms/%s/messages", TOK_BOB, enc(ROOM));
+    req_t q = { .srv = other, .method = "POST", .path = path, .body = body };
+    resp_t *r = http_do(&q);
+    assert_status(r, 200);
+    resp_free(r);
+    r = open_room(h_srv, TOK_ALICE);
+    char texts[256];
+    texts_of(r, texts, sizeof texts);
+    assert_string_equal(texts, "m3,m2,m1");
+    resp_free(r);
+    long long id = db_long("SELECT id FROM messages WHERE room_id = $1 AND message = 'm1'",
+                           PARAMS(ROOM));
+    snprintf(path, sizeof path, MOD "/archive/messages/%lld/redact", id);
+    req_t red = { .srv = other, .method = "POST", .path = path, .body = ACTOR_BODY };
+    r = http_do(&red);
+    assert_status(r, 200);
+    resp_free(r);
+    r = open_room(h_srv, TOK_ALICE);
+    texts_of(r, texts, sizeof texts);
+    assert_string_equal(texts, "m3,m2");
+    resp_free(r);
+}
+
 static void test_cache_off_answers_the_same(void **state)
 {
     (void)state;
@@ -245,6 +301,7 @@ int run_room_cache_tests(void)
         T(test_redactions_are_gone_from_every_servers_cache),
         T(test_a_room_created_again_is_not_the_old_one),
         T(test_tokens_and_members_are_checked_on_every_read),
+        T(test_create_again_answers_as_get_room),
         T(test_cache_off_answers_the_same),
         T(test_the_cache_keeps_to_its_budget),
     };
