@@ -12,7 +12,8 @@
 #                  ROUTES, get_room_nocache and mixed_nocache included)
 #        BENCH_CEILINGS  0 skips the ceilings (pgbench, http_ceiling) of each
 #                  route: quick A/B runs (a route ROUTE_inline is ROUTE with
-#                  HTTP_IO_THREADS=0, the old request model, in the same run)
+#                  HTTP_IO_THREADS=0, the old request model, and ROUTE_ioN
+#                  ROUTE with N socket threads, in the same run)
 #        BENCH_HISTORY_ROOMS  rooms with 1,000 messages on record (default 1000):
 #                  the history route's rooms, and the export's size (x 1,000)
 #        BENCH_SCALES, BENCH_EXPIRED  room counts of SCALE=full (default

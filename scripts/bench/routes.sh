@@ -193,8 +193,10 @@ measure_route() { # ROUTE -> $WORK/json/route-ROUTE.json
   log "== $r: service (${DURATION}s after ${WARMUP}s warmup)"
   local rooms env=()
   # ROUTE_inline: ROUTE with the other request model (handlers on the
-  # socket threads, HTTP_IO_THREADS=0), measured in the same run.
+  # socket threads, HTTP_IO_THREADS=0); ROUTE_ioN: with N socket threads;
+  # both measured in the same run as ROUTE.
   [[ $r != *_inline ]] || { base=${r%_inline}; env+=(HTTP_IO_THREADS=0); }
+  if [[ $r =~ ^(.*)_io([0-9]+)$ ]]; then base=${BASH_REMATCH[1]}; env+=("HTTP_IO_THREADS=${BASH_REMATCH[2]}"); fi
   rooms=$(route_rooms "$base")
   [[ -z ${ROUTE_ENV[$base]:-} ]] || read -ra env <<<"${ROUTE_ENV[$base]} ${env[*]}"
   [[ $base != my_rooms ]] || seed_inbox
