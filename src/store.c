@@ -147,7 +147,6 @@ enum store_result store_is_banned(struct store *st, const char *username, const 
  * the room's version), then one row per message: its JSON, or (stored
  * before migration 0004) ts, ts_is_string, sender, type, message.
  * open_room.sql's rows have the same columns. */
-
 enum get_room_column { GR_CALLER, GR_TYPE, GR_USERS, GR_JSON, GR_TS, GR_TS_IS_STRING, GR_SENDER,
                        GR_MESSAGE_TYPE, GR_MESSAGE, GR_VERSION, GR_COLUMNS };
 
