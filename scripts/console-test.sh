@@ -8,7 +8,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG=$ROOT/scripts/pg.sh
 DIR=$ROOT/tests/console
 CHAT_BIN=${CHAT_BIN:-$ROOT/build/ganomede-chat}
 export NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false
@@ -31,29 +30,16 @@ if [[ ! -f $DIR/node_modules/.package-lock.json || $DIR/package-lock.json -nt $D
 fi
 [[ -x $CHAT_BIN ]] || make -C "$ROOT" all >&2
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ganomede-chat-console.XXXXXX")
-chmod 755 "$WORK"
-server_pid=""
-cleanup() {
-  [[ -z $server_pid ]] || { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
-  "$PG" destroy "$WORK/pg" >/dev/null 2>&1 || true
-  rm -rf -- "$WORK"
-}
-trap cleanup EXIT
-"$PG" init "$WORK/pg" >&2
-"$PG" start "$WORK/pg" >&2
-export DATABASE_URL
-DATABASE_URL=$("$PG" url "$WORK/pg")
+# shellcheck source=throwaway.sh
+source "$ROOT/scripts/throwaway.sh"
+throwaway_cluster console
+export DATABASE_URL=$DB_URL
 LOG_LEVEL=warn "$CHAT_BIN" migrate >&2
-PORT=$("$PG" free-port)
 SECRET="console-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 PORT=$PORT API_SECRET=$SECRET CONSOLE=on LOG_LEVEL=warn LISTEN_ADDRESS=127.0.0.1 \
   "$CHAT_BIN" serve >"$WORK/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$PORT/chat/v1/ping/console" >/dev/null && break
-  sleep 0.1
-done
+throwaway_wait_ping "$WORK/server.log"
 mkdir -p "$ROOT/build/console"
 CHAT_URL=http://127.0.0.1:$PORT API_SECRET=$SECRET SHOTS=$ROOT/build/console \
   node "$DIR/console.mjs"

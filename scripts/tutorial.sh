@@ -14,25 +14,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 DOC=docs/tutorial.md
-PG=$ROOT/scripts/pg.sh
 say() { echo "tutorial.sh: $*" >&2; }
 
 "$ROOT/scripts/deps.sh" tutorial   # the page's commands use curl and jq
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ganomede-chat-tutorial.XXXXXX")
-chmod 755 "$WORK"
-server_pid=""
-cleanup() {
-  [[ -z $server_pid ]] || { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
-  "$PG" destroy "$WORK/pg" >/dev/null 2>&1 || true
-  rm -rf -- "$WORK"
-}
-trap cleanup EXIT
-
-"$PG" init "$WORK/pg" >&2
-"$PG" start "$WORK/pg" >&2
-DB_URL=$("$PG" url "$WORK/pg")
-PORT=$("$PG" free-port)
+# shellcheck source=throwaway.sh
+source "$ROOT/scripts/throwaway.sh"
+throwaway_cluster tutorial
 
 # The blocks: sh/N, output/N (after sh block N), run-output/N.
 awk -v dir="$WORK" '
@@ -48,12 +36,7 @@ awk -v dir="$WORK" '
 DATABASE_URL=$DB_URL PORT=$PORT LISTEN_ADDRESS=127.0.0.1 API_SECRET=dev-secret \
   scripts/run.sh >"$WORK/server.out" 2>"$WORK/server.err" &
 server_pid=$!
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$PORT/chat/v1/ping/tutorial" >/dev/null && break
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$PORT/chat/v1/ping/tutorial" >/dev/null ||
-  { cat "$WORK/server.err" >&2; say "the server did not start"; exit 1; }
+throwaway_wait_ping "$WORK/server.err"
 
 # One script of every block, each with its output in a file of its own.
 script=$WORK/all.sh

@@ -217,9 +217,7 @@ bool events_allowed(void *appv, const char *token, const char *user)
         }
         free(policies);
     }
-    json_object_put(resp.json);
-    free(resp.text);
-    free(resp.log_path);
+    http_response_discard(&resp);
     caller_free(&who);
     return ok;
 }

@@ -125,7 +125,6 @@ static void http_free_json(void *json);
 static void http_handle(struct http_server *srv, struct MHD_Connection *conn,
                         const struct http_request *req, struct http_response *resp);
 static void http_jobs_push(struct http_jobs *q, struct http_ctx *ctx);
-static void http_response_discard(struct http_response *r);
 static void *http_request_thread(void *arg);
 static void http_jobs_start(struct http_server *srv, unsigned n);
 static void http_jobs_stop(struct http_jobs *q);
@@ -675,8 +674,7 @@ static void http_handle(struct http_server *srv, struct MHD_Connection *conn,
         watchdog_set_busy(srv->watchdog, http_watchdog_of(conn), false);
 }
 
-/* Frees what an answer that will not be sent holds. */
-static void http_response_discard(struct http_response *r)
+void http_response_discard(struct http_response *r)
 {
     json_object_put(r->json);
     free(r->text);

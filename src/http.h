@@ -76,6 +76,10 @@ struct http_response {
     struct http_shared_body shared;
 };
 
+/* Frees what R holds when it will not be sent (its body of any kind, its
+ * log path) and empties it. */
+void http_response_discard(struct http_response *r);
+
 /* Parks CONN (from stream_bind) until http_connection_resume: it costs no
  * thread meanwhile and is not timed out. Call only from the stream's
  * reader, just before it returns 0. */

@@ -103,6 +103,9 @@ static struct room_answer *store_room_answer(struct store *st, const char *room_
 static enum store_result store_opened(struct store *st, const struct room_spec *spec,
                                       PGresult *res, struct room_answer **known,
                                       struct room_answer **answer, const char *req_id);
+static struct room_answer *store_answer_of(struct store *st, const char *room_id,
+                                           const char *version, struct json_object *room,
+                                           struct room_answer **known);
 
 enum store_result store_lookup_token(struct store *st, const char *token, char **username,
                                      const char *req_id)
@@ -259,16 +262,8 @@ enum store_result store_get_room_answer(struct store *st, const char *room_id,
     struct room_answer *known = room_cache_get(st->rooms, room_id);
     struct store_room_read read = { .known = known ? known->version : NULL };
     enum store_result r = store_read_room(st, room_id, token, fresh, &read, req_id);
-    if (r == STORE_OK && !read.room) {
-        *answer = known;   /* still this version: the cache's answer */
-        known = NULL;
-    } else if (r == STORE_OK) {
-        *answer = store_room_answer(st, room_id, read.version, read.room);
-        if (!*answer)
-            r = STORE_ERROR;
-    }
-    if (r == STORE_OK)
-        room_cache_count(st->rooms, read.room == NULL);
+    if (r == STORE_OK && !(*answer = store_answer_of(st, room_id, read.version, read.room, &known)))
+        r = STORE_ERROR;
     room_answer_release(known);
     json_object_put(read.room);
     *caller = read.caller;
@@ -277,6 +272,24 @@ enum store_result store_get_room_answer(struct store *st, const char *room_id,
         *caller = NULL;
     }
     return r;
+}
+
+/* The answer of a read of ROOM_ID that found ROOM (borrowed) at VERSION:
+ * *KNOWN itself (taken) when ROOM is NULL (the version it holds still
+ * stands), else a new one made of ROOM; a hit or a miss counted, except
+ * for a room with no version (just created). NULL when memory ran out. */
+static struct room_answer *store_answer_of(struct store *st, const char *room_id,
+                                           const char *version, struct json_object *room,
+                                           struct room_answer **known)
+{
+    struct room_answer *a = *known;
+    if (room)
+        a = store_room_answer(st, room_id, version, room);
+    else
+        *known = NULL;
+    if (a && (!room || version))
+        room_cache_count(st->rooms, !room);
+    return a;
 }
 
 /* A new answer of ROOM_ID at VERSION, made of ROOM (borrowed) and kept in
@@ -423,23 +436,16 @@ static enum store_result store_opened(struct store *st, const struct room_spec *
         PQclear(res);
         return out;
     }
-    if (exists && version && *known && strcmp(version, (*known)->version) == 0) {
-        *answer = *known;
-        *known = NULL;
-        room_cache_count(st->rooms, true);
-        PQclear(res);
-        return STORE_OK;
-    }
+    bool held = exists && version && *known && strcmp(version, (*known)->version) == 0;
     char v[STORE_VERSION_SIZE] = "";
     if (version && strlen(version) < sizeof v)
         strcpy(v, version);
-    struct json_object *room = store_spec_room(spec, exists ? res : NULL);
-    if (!exists)
-        PQclear(res);   /* else the room owns it */
-    *answer = room ? store_room_answer(st, spec->id, *v ? v : NULL, room) : NULL;
+    /* A room that was there owns RES with its messages. */
+    struct json_object *room = held ? NULL : store_spec_room(spec, exists ? res : NULL);
+    if (held || !exists)
+        PQclear(res);
+    *answer = store_answer_of(st, spec->id, *v ? v : NULL, room, known);
     json_object_put(room);
-    if (*v)
-        room_cache_count(st->rooms, false);
     return *answer ? STORE_OK : STORE_ERROR;
 }
 
